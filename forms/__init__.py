@@ -1,0 +1,1 @@
+"""WTForms classes and the questionnaire form builder."""

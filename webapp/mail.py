@@ -1,0 +1,214 @@
+"""Emails: render a txt + html pair from finished values, build the MIME message, send over SMTP."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email import charset as email_charset
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import nh3
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from webapp.config import REPO_ROOT
+from webapp.i18n import LOCALES, translations_for
+
+EMAIL_TEMPLATES = REPO_ROOT / "email_templates"
+
+SMTP_POLICY = compat32.clone(linesep="\r\n")
+_UTF8_QP = email_charset.Charset("utf-8")
+_UTF8_QP.body_encoding = email_charset.QP
+
+
+class HeaderInjection(ValueError):
+    """A header value holds a line break."""
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """A finished email: subject, text part and HTML part."""
+
+    subject: str
+    text: str
+    html: str
+
+
+class EmailRenderer:
+    """Jinja environments, one per locale, each template compiled once per process."""
+
+    def __init__(self, directory: Path = EMAIL_TEMPLATES) -> None:
+        self._envs: dict[str, Environment] = {}
+        for locale in LOCALES:
+            env = Environment(
+                loader=FileSystemLoader(str(directory)),
+                undefined=StrictUndefined,
+                autoescape=select_autoescape(["html"]),
+                extensions=["jinja2.ext.i18n"],
+                trim_blocks=True,
+                keep_trailing_newline=True,
+            )
+            env.install_gettext_translations(translations_for(locale), newstyle=True)  # type: ignore[attr-defined]
+            self._envs[locale] = env
+
+    def render(self, name: str, locale: str, context: dict[str, Any]) -> RenderedEmail:
+        """Render ``<name>.txt`` (which declares the subject) and ``<name>.html``."""
+        env = self._envs[locale if locale in self._envs else "fr"]
+        values = {"locale": locale, **context}
+        text_template = env.get_template(f"{name}.txt")
+        subject = "".join(
+            text_template.blocks["subject"](text_template.new_context(values))
+        ).strip()
+        check_header(subject)
+        values["subject"] = subject
+        text = text_template.render(values)
+        html = env.get_template(f"{name}.html").render(values)
+        return RenderedEmail(subject=subject, text=text, html=html)
+
+
+# -- what coordinators write ---------------------------------------------------------------
+
+_sandbox = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
+MESSAGE_PLACEHOLDERS = ("first_name", "last_name", "community")
+
+
+@lru_cache(maxsize=256)
+def _compiled(source: str) -> Any:
+    return _sandbox.from_string(source)
+
+
+def render_coordinator_text(source: str, values: dict[str, str]) -> str:
+    """Render text a coordinator wrote, in Jinja's sandbox, with the allowed placeholders."""
+    return str(_compiled(source).render(**values))
+
+
+def check_coordinator_text(source: str) -> str | None:
+    """An error message if the text does not render with sample values, else None."""
+    try:
+        render_coordinator_text(source, {name: "x" for name in MESSAGE_PLACEHOLDERS})
+    except Exception as exc:  # noqa: BLE001 - any template error is reported to the coordinator
+        return str(exc)
+    return None
+
+
+def markdown_to_html(source: str) -> Markup:
+    """Markdown rendered then sanitised with nh3 (no scripts, no event handlers)."""
+    html = _markdown.render(source)
+    clean = nh3.clean(html, url_schemes={"http", "https", "mailto"})
+    return Markup(clean)  # noqa: S704 - sanitised just above
+
+
+# -- MIME ---------------------------------------------------------------------------------
+
+
+def check_header(value: str) -> str:
+    """Refuse line breaks in a header value (no header injection)."""
+    if "\r" in value or "\n" in value:
+        raise HeaderInjection("line break in a header value")
+    return value
+
+
+def address_header(name: str, address: str) -> str:
+    """``Name <address>``, encoded when the name is not ASCII."""
+    check_header(name)
+    check_header(address)
+    return formataddr((name, address), charset="utf-8")
+
+
+def build_message(
+    rendered: RenderedEmail,
+    *,
+    from_header: str,
+    to_header: str,
+    headers: dict[str, str],
+    message_id_domain: str,
+) -> MIMEMultipart:
+    """A multipart/alternative message, built with the fast legacy API."""
+    message = MIMEMultipart("alternative")
+    message["Subject"] = Header(check_header(rendered.subject), "utf-8").encode()
+    message["From"] = check_header(from_header)
+    message["To"] = check_header(to_header)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=message_id_domain)
+    for key, value in headers.items():
+        message[key] = check_header(value)
+    message.attach(MIMEText(rendered.text, "plain", _UTF8_QP))  # type: ignore[arg-type]
+    message.attach(MIMEText(rendered.html, "html", _UTF8_QP))  # type: ignore[arg-type]
+    return message
+
+
+def envelope_address(header: str) -> str:
+    """The bare address of a ``Name <address>`` header."""
+    return parseaddr(header)[1]
+
+
+# -- SMTP ---------------------------------------------------------------------------------
+
+
+class SmtpConnection:
+    """One SMTP connection, opened lazily and reused for a batch."""
+
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        parts = urlsplit(url)
+        self.scheme = parts.scheme
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or (465 if parts.scheme == "smtps" else 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.timeout = timeout
+        self._client: smtplib.SMTP | None = None
+
+    def _open(self) -> smtplib.SMTP:
+        if self.scheme == "smtps":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
+            )
+        else:
+            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            if self.scheme == "smtp+starttls":
+                client.starttls(context=ssl.create_default_context())
+        if self.username:
+            client.login(self.username, self.password or "")
+        return client
+
+    def send(self, message: MIMEMultipart, envelope_from: str, recipient: str) -> None:
+        """Send one message; SMTP errors propagate for the caller to classify."""
+        if self._client is None:
+            self._client = self._open()
+        self._client.sendmail(envelope_from, [recipient], message.as_bytes(policy=SMTP_POLICY))
+
+    def reset(self) -> None:
+        """Drop the connection after an error so the next send opens a fresh one."""
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        """Say QUIT and close."""
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                client.close()
+
+    def __enter__(self) -> SmtpConnection:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

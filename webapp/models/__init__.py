@@ -1,0 +1,53 @@
+"""The domain's tables, one module per noun."""
+
+from __future__ import annotations
+
+from .audit import AuditLog
+from .base import Base, utcnow
+from .campaigns import Campaign, CampaignKind, CampaignState, Delivery, DeliveryState
+from .communities import Community, Stage
+from .people import (
+    ConsentBasis,
+    ConsentRecord,
+    Membership,
+    MembershipState,
+    ParticipationLevel,
+    Person,
+    Source,
+    Suppression,
+)
+from .questionnaires import Questionnaire, QuestionnaireKind, Response, ResponseChannel
+from .settings import InstanceSetting
+from .tokens import Token, TokenPurpose
+from .users import CommunityCoordinator, Role, User
+
+__all__ = [
+    "AuditLog",
+    "Base",
+    "Campaign",
+    "CampaignKind",
+    "CampaignState",
+    "Community",
+    "CommunityCoordinator",
+    "ConsentBasis",
+    "ConsentRecord",
+    "Delivery",
+    "DeliveryState",
+    "InstanceSetting",
+    "Membership",
+    "MembershipState",
+    "ParticipationLevel",
+    "Person",
+    "Questionnaire",
+    "QuestionnaireKind",
+    "Response",
+    "ResponseChannel",
+    "Role",
+    "Source",
+    "Stage",
+    "Suppression",
+    "Token",
+    "TokenPurpose",
+    "User",
+    "utcnow",
+]

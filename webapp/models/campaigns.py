@@ -1,0 +1,92 @@
+"""Campaigns and their outbox: one delivery row per recipient and step."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, UTCDateTime, utcnow
+
+
+class CampaignKind(enum.StrEnum):
+    """Which step of the process a campaign serves."""
+
+    RECRUITMENT = "recruitment"
+    APPLICATION = "application"
+    AVAILABILITY = "availability"
+    INVITATION = "invitation"
+    CHARTER = "charter"
+    ACTIVITY = "activity"
+    ANNOUNCEMENT = "announcement"
+
+
+class CampaignState(enum.StrEnum):
+    """A campaign's life."""
+
+    DRAFT = "draft"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class DeliveryState(enum.StrEnum):
+    """An outbox row's life."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    UNKNOWN = "unknown"
+    SUPPRESSED = "suppressed"
+
+
+class Campaign(Base):
+    """A message to an audience of a community, written per language."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    audience_state: Mapped[str] = mapped_column(String(20))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(20), default=CampaignState.DRAFT)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    excluded: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Delivery(Base):
+    """The outbox: one row per campaign × person × step, claimed before it is sent."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "person_id", "step"),
+        Index("ix_deliveries_campaign_state_due", "campaign_id", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id", ondelete="CASCADE"))
+    step: Mapped[int] = mapped_column(default=0)
+    state: Mapped[str] = mapped_column(String(20), default=DeliveryState.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claim: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    message_id: Mapped[str] = mapped_column(String(300), default="")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    error: Mapped[str] = mapped_column(Text, default="")

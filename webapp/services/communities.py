@@ -1,0 +1,130 @@
+"""Communities: creation, edits and who may manage them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from zoneinfo import available_timezones
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from webapp.models import AuditLog, Community, CommunityCoordinator, User
+
+from .errors import DomainError, NotFound
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
+LANGUAGES = ("fr", "en")
+
+
+@dataclass
+class CommunityData:
+    """What a coordinator writes about a community."""
+
+    name: str
+    slug: str
+    language: str = "fr"
+    domain: str = ""
+    description: str = ""
+    benefits: list[str] = field(default_factory=list)
+    timezone: str = "America/Toronto"
+    sender_name: str = ""
+    organization: str = ""
+    postal_address: str = ""
+    contact_email: str = ""
+
+
+def _check(data: CommunityData) -> None:
+    if not data.name.strip():
+        raise DomainError("The community needs a name.")
+    if not SLUG_PATTERN.match(data.slug):
+        raise DomainError(
+            f"The slug {data.slug!r} must use lowercase letters, digits and hyphens only."
+        )
+    if data.language not in LANGUAGES:
+        raise DomainError(f"Unknown language {data.language!r}: use fr or en.")
+    if data.timezone not in available_timezones():
+        raise DomainError(f"Unknown time zone {data.timezone!r}.")
+
+
+def create_community(session: Session, data: CommunityData, *, user_id: int | None = None) -> int:
+    """Create a community; its creator (if any) becomes its coordinator."""
+    _check(data)
+    if session.scalar(select(func.count()).where(Community.slug == data.slug)):
+        raise DomainError(f"The slug {data.slug!r} is already taken.")
+    community = Community(**_values(data))
+    session.add(community)
+    session.flush()
+    if user_id is not None:
+        session.add(CommunityCoordinator(community_id=community.id, user_id=user_id))
+    session.add(
+        AuditLog(
+            community_id=community.id,
+            actor=f"user:{user_id}" if user_id else "cli",
+            action="community.created",
+            details={"slug": data.slug},
+        )
+    )
+    return community.id
+
+
+def update_community(session: Session, community_id: int, data: CommunityData) -> None:
+    """Change what a coordinator wrote about a community."""
+    _check(data)
+    community = session.get(Community, community_id)
+    if community is None:
+        raise NotFound("No such community.")
+    taken = session.scalar(
+        select(func.count()).where(Community.slug == data.slug, Community.id != community_id)
+    )
+    if taken:
+        raise DomainError(f"The slug {data.slug!r} is already taken.")
+    for key, value in _values(data).items():
+        setattr(community, key, value)
+
+
+def _values(data: CommunityData) -> dict[str, object]:
+    values = dict(data.__dict__)
+    values["benefits"] = [b.strip() for b in data.benefits if b.strip()]
+    values["name"] = data.name.strip()
+    return values
+
+
+def get_community_by_slug(session: Session, slug: str) -> Community:
+    """The community with this slug, or :class:`NotFound`."""
+    community = session.scalar(select(Community).where(Community.slug == slug))
+    if community is None:
+        raise NotFound(f"No community has the slug {slug!r}.")
+    return community
+
+
+def communities_for_user(session: Session, user_id: int) -> list[Community]:
+    """The communities an account may manage: all for an admin, its own otherwise."""
+    user = session.get(User, user_id)
+    if user is None:
+        return []
+    query = select(Community).order_by(Community.name)
+    if not user.is_admin:
+        query = query.join(
+            CommunityCoordinator, CommunityCoordinator.community_id == Community.id
+        ).where(CommunityCoordinator.user_id == user_id)
+    return list(session.scalars(query))
+
+
+def community_for_user(session: Session, user_id: int, slug: str) -> Community:
+    """The community if this account may manage it; :class:`NotFound` otherwise (W9)."""
+    community = session.scalar(select(Community).where(Community.slug == slug))
+    user = session.get(User, user_id)
+    if community is None or user is None:
+        raise NotFound("No such community.")
+    if user.is_admin:
+        return community
+    allowed = session.scalar(
+        select(func.count()).where(
+            CommunityCoordinator.community_id == community.id,
+            CommunityCoordinator.user_id == user_id,
+        )
+    )
+    if not allowed:
+        raise NotFound("No such community.")
+    return community

@@ -1,0 +1,569 @@
+"""Persons and memberships: CSV import, listing, consent and the suppression list."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from zoneinfo import available_timezones
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from webapp.models import (
+    AuditLog,
+    ConsentBasis,
+    ConsentRecord,
+    InstanceSetting,
+    Membership,
+    MembershipState,
+    Person,
+    Source,
+    Suppression,
+    utcnow,
+)
+
+from .errors import DomainError
+
+COLUMNS = ("email", "first_name", "last_name", "language", "organization", "timezone")
+IMPORT_CONSENT_TEXT = "import-attestation-1"
+LOOKUP_CHUNK = 500
+
+
+def normalise_email(address: str) -> str:
+    """A syntactically valid address, lowercased; :class:`DomainError` otherwise."""
+    try:
+        checked = validate_email(address.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise DomainError(str(exc)) from exc
+    return checked.normalized.lower()
+
+
+# -- suppression ----------------------------------------------------------------------------
+
+
+def _suppression_key(session: Session) -> bytes:
+    cached = session.info.get("suppression_key")
+    if cached:
+        return bytes(cached)
+    row = session.get(InstanceSetting, "suppression_key")
+    if row is None:
+        try:
+            with session.begin_nested():
+                row = InstanceSetting(name="suppression_key", value=secrets.token_hex(32))
+                session.add(row)
+        except IntegrityError:
+            row = session.get(InstanceSetting, "suppression_key")
+            assert row is not None
+    key = bytes.fromhex(row.value)
+    session.info["suppression_key"] = key
+    return key
+
+
+def email_hash(session: Session, address: str) -> str:
+    """The keyed hash under which an address is kept on the suppression list."""
+    return hmac.new(_suppression_key(session), address.lower().encode(), hashlib.sha256).hexdigest()
+
+
+def suppressed_hashes(session: Session, community_id: int) -> set[str]:
+    """Every hash suppressed for this community or for the whole instance."""
+    rows = session.scalars(
+        select(Suppression.email_hash).where(
+            or_(Suppression.community_id == community_id, Suppression.community_id.is_(None))
+        )
+    )
+    return set(rows)
+
+
+def is_suppressed(session: Session, community_id: int, address: str) -> bool:
+    """Whether this address may not be mailed on behalf of this community."""
+    digest = email_hash(session, address)
+    row = session.scalar(
+        select(Suppression.id)
+        .where(
+            Suppression.email_hash == digest,
+            or_(Suppression.community_id == community_id, Suppression.community_id.is_(None)),
+        )
+        .limit(1)
+    )
+    return row is not None
+
+
+def suppress(
+    session: Session, address: str, *, community_id: int | None, reason: str, actor: str
+) -> bool:
+    """Put an address on the suppression list; False when it already was."""
+    digest = email_hash(session, address)
+    exists = session.scalar(
+        select(Suppression.id).where(
+            Suppression.email_hash == digest,
+            Suppression.community_id.is_(None)
+            if community_id is None
+            else Suppression.community_id == community_id,
+        )
+    )
+    if exists:
+        return False
+    session.add(Suppression(email_hash=digest, community_id=community_id, reason=reason))
+    session.add(
+        AuditLog(
+            community_id=community_id,
+            actor=actor,
+            action="suppression.added",
+            details={"reason": reason},
+        )
+    )
+    return True
+
+
+# -- import ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    """One thing wrong in the file: where, and what."""
+
+    line: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class ImportReport:
+    """What an import did, or would have done."""
+
+    created: int = 0
+    merged: int = 0
+    already_members: int = 0
+    duplicates_in_file: int = 0
+    suppressed: list[str] = field(default_factory=list)
+    problems: list[ImportProblem] = field(default_factory=list)
+    applied: bool = False
+
+    @property
+    def good_rows(self) -> int:
+        """Rows that were (or would be) applied."""
+        return self.created + self.merged + self.already_members
+
+
+@dataclass
+class _Row:
+    line: int
+    values: dict[str, str]
+
+
+def _read_rows(text: str, report: ImportReport) -> list[_Row] | None:
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        report.problems.append(ImportProblem(1, "", "the file is empty"))
+        return None
+    first_line = text.splitlines()[0]
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(first_line, ",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    header = [h.strip().lower() for h in next(reader)]
+    unknown = [h for h in header if h not in COLUMNS]
+    if "email" not in header:
+        report.problems.append(
+            ImportProblem(
+                1,
+                "email",
+                "the header has no 'email' column (expected: " + ", ".join(COLUMNS) + ")",
+            )
+        )
+    for name in unknown:
+        report.problems.append(
+            ImportProblem(1, name, f"unknown column {name!r} (expected: {', '.join(COLUMNS)})")
+        )
+    repeated = {h for h in header if header.count(h) > 1}
+    for name in sorted(repeated):
+        report.problems.append(ImportProblem(1, name, f"the column {name!r} appears twice"))
+    if report.problems:
+        return None
+    rows = []
+    for values in reader:
+        if not any(v.strip() for v in values):
+            continue
+        line = reader.line_num
+        if len(values) > len(header):
+            report.problems.append(
+                ImportProblem(line, "", f"{len(values)} fields where the header has {len(header)}")
+            )
+            continue
+        padded = values + [""] * (len(header) - len(values))
+        rows.append(_Row(line, {h: v.strip() for h, v in zip(header, padded, strict=True)}))
+    return rows
+
+
+def _check_row(row: _Row, zones: set[str], default_language: str) -> list[ImportProblem]:
+    problems = []
+    try:
+        row.values["email"] = normalise_email(row.values.get("email", ""))
+    except DomainError as exc:
+        shown = row.values.get("email", "") or "(empty)"
+        problems.append(
+            ImportProblem(row.line, "email", f"{shown!s} is not a valid address: {exc}")
+        )
+    language = row.values.get("language", "").lower()
+    if language and language not in ("fr", "en"):
+        problems.append(
+            ImportProblem(row.line, "language", f"{language!r} is not a language: use fr or en")
+        )
+    row.values["language"] = language or default_language
+    zone = row.values.get("timezone", "")
+    if zone and zone not in zones:
+        problems.append(
+            ImportProblem(
+                row.line, "timezone", f"{zone!r} is not an IANA time zone (e.g. America/Toronto)"
+            )
+        )
+    for name in ("first_name", "last_name", "organization"):
+        if len(row.values.get(name, "")) > 200:
+            problems.append(ImportProblem(row.line, name, "longer than 200 characters"))
+    return problems
+
+
+def import_people(
+    session: Session,
+    community_id: int,
+    text: str,
+    *,
+    source: str,
+    consent: str,
+    consent_note: str = "",
+    filename: str = "",
+    all_or_nothing: bool = False,
+    actor: str = "cli",
+) -> ImportReport:
+    """Import prospects from CSV text; bad rows are reported by line, good ones kept."""
+    from webapp.models import Community
+
+    if source not in (Source.NETWORK, Source.LIST, Source.REFERRAL):
+        raise DomainError(f"Unknown source {source!r}: use network, list or referral.")
+    if consent not in set(ConsentBasis):
+        raise DomainError(f"Unknown consent basis {consent!r}: use express or implied.")
+    if consent == ConsentBasis.IMPLIED and not consent_note.strip():
+        raise DomainError(
+            "An implied consent needs a note saying where it comes from "
+            "(for example: members of our network since 2023)."
+        )
+    community = session.get(Community, community_id)
+    if community is None:
+        raise DomainError("No such community.")
+    report = ImportReport()
+    rows = _read_rows(text, report)
+    if rows is None:
+        return report
+    zones = available_timezones()
+    merged_rows: dict[str, _Row] = {}
+    for row in rows:
+        problems = _check_row(row, zones, community.language)
+        if problems:
+            report.problems.extend(problems)
+            continue
+        email = row.values["email"]
+        if email in merged_rows:
+            report.duplicates_in_file += 1
+            kept = merged_rows[email].values
+            for key, value in row.values.items():
+                if value and not kept.get(key):
+                    kept[key] = value
+        else:
+            merged_rows[email] = row
+    if report.problems and all_or_nothing:
+        return report
+    _apply(
+        session,
+        community_id,
+        list(merged_rows.values()),
+        report,
+        source=source,
+        consent=consent,
+        consent_note=consent_note,
+        filename=filename,
+    )
+    report.applied = True
+    session.add(
+        AuditLog(
+            community_id=community_id,
+            actor=actor,
+            action="people.imported",
+            details={
+                "file": filename,
+                "created": report.created,
+                "merged": report.merged,
+                "problems": len(report.problems),
+                "source": source,
+                "consent": consent,
+            },
+        )
+    )
+    return report
+
+
+def _apply(
+    session: Session,
+    community_id: int,
+    rows: list[_Row],
+    report: ImportReport,
+    *,
+    source: str,
+    consent: str,
+    consent_note: str,
+    filename: str,
+) -> None:
+    hashes = suppressed_hashes(session, community_id)
+    now = utcnow()
+    for start in range(0, len(rows), LOOKUP_CHUNK):
+        chunk = rows[start : start + LOOKUP_CHUNK]
+        emails = [r.values["email"] for r in chunk]
+        persons = {
+            p.email: p for p in session.scalars(select(Person).where(Person.email.in_(emails)))
+        }
+        ids = [p.id for p in persons.values()]
+        members = (
+            set(
+                session.scalars(
+                    select(Membership.person_id).where(
+                        Membership.community_id == community_id, Membership.person_id.in_(ids)
+                    )
+                )
+            )
+            if ids
+            else set()
+        )
+        consented = (
+            set(
+                session.scalars(
+                    select(ConsentRecord.person_id).where(
+                        ConsentRecord.community_id == community_id,
+                        ConsentRecord.person_id.in_(ids),
+                        ConsentRecord.withdrawn_at.is_(None),
+                    )
+                )
+            )
+            if ids
+            else set()
+        )
+        for row in chunk:
+            values = row.values
+            person = persons.get(values["email"])
+            if person is None:
+                person = Person(email=values["email"], created_at=now)
+                session.add(person)
+                report.created += 1
+            elif person.id in members:
+                report.already_members += 1
+            else:
+                report.merged += 1
+            for name in ("first_name", "last_name", "language", "organization", "timezone"):
+                if values.get(name) and not getattr(person, name):
+                    setattr(person, name, values[name])
+            session.flush()
+            if person.id not in members:
+                session.add(
+                    Membership(
+                        community_id=community_id,
+                        person_id=person.id,
+                        source=source,
+                        state=MembershipState.PROSPECT,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            if person.id not in consented:
+                session.add(
+                    ConsentRecord(
+                        person_id=person.id,
+                        community_id=community_id,
+                        basis=consent,
+                        text_version=IMPORT_CONSENT_TEXT,
+                        method="import",
+                        source=filename or "csv",
+                        note=consent_note,
+                        created_at=now,
+                    )
+                )
+            if email_hash(session, person.email) in hashes:
+                report.suppressed.append(person.email)
+        session.flush()
+
+
+# -- listing --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    """One line of the people list."""
+
+    person_id: int
+    email: str
+    first_name: str
+    last_name: str
+    language: str
+    organization: str
+    timezone: str
+    source: str
+    state: str
+    participation_level: str
+    suppressed: bool
+    consent: str
+
+    def as_dict(self) -> dict[str, object]:
+        """The row as the CLI and the CSV export print it."""
+        return {
+            "email": self.email,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "language": self.language,
+            "organization": self.organization,
+            "timezone": self.timezone,
+            "source": self.source,
+            "state": self.state,
+            "participation_level": self.participation_level,
+            "suppressed": "true" if self.suppressed else "false",
+            "consent": self.consent,
+        }
+
+
+LIST_COLUMNS = (
+    "email",
+    "first_name",
+    "last_name",
+    "language",
+    "organization",
+    "timezone",
+    "source",
+    "state",
+    "participation_level",
+    "suppressed",
+    "consent",
+)
+
+
+def list_people(
+    session: Session, community_id: int, *, state: str | None = None
+) -> Iterable[PersonRow]:
+    """Every person of a community with state, source, suppression and consent basis."""
+    if state is not None and state not in set(MembershipState):
+        raise DomainError(
+            f"Unknown state {state!r}: use one of " + ", ".join(s.value for s in MembershipState)
+        )
+    hashes = suppressed_hashes(session, community_id)
+    consents: dict[int, str] = {}
+    for person_id, basis in session.execute(
+        select(ConsentRecord.person_id, ConsentRecord.basis)
+        .where(ConsentRecord.community_id == community_id, ConsentRecord.withdrawn_at.is_(None))
+        .order_by(ConsentRecord.id)
+    ):
+        consents[person_id] = basis
+    query = (
+        select(Membership, Person)
+        .join(Person, Person.id == Membership.person_id)
+        .where(Membership.community_id == community_id)
+        .order_by(Person.email)
+    )
+    if state is not None:
+        query = query.where(Membership.state == state)
+    for membership, person in session.execute(query):
+        yield PersonRow(
+            person.id,
+            person.email,
+            person.first_name,
+            person.last_name,
+            person.language,
+            person.organization,
+            person.timezone,
+            membership.source,
+            membership.state,
+            membership.participation_level,
+            email_hash(session, person.email) in hashes,
+            consents.get(person.id, ""),
+        )
+
+
+# -- what a person says through their link ------------------------------------------------------
+
+
+def _membership(session: Session, community_id: int, person_id: int) -> Membership:
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.community_id == community_id, Membership.person_id == person_id
+        )
+    )
+    if membership is None:
+        raise DomainError("This person is not in this community.")
+    return membership
+
+
+def record_not_now(session: Session, community_id: int, person_id: int) -> None:
+    """The person is not interested for now: no more recruitment mail, still reachable."""
+    membership = _membership(session, community_id, person_id)
+    if membership.state in (
+        MembershipState.PROSPECT,
+        MembershipState.INVITED,
+        MembershipState.INTERESTED,
+    ):
+        membership.state = MembershipState.NOT_INTERESTED
+    membership.answered_at = utcnow()
+    session.add(
+        AuditLog(
+            community_id=community_id,
+            actor=f"person:{person_id}",
+            action="membership.not_now",
+            details={},
+        )
+    )
+
+
+def unsubscribe(session: Session, community_id: int, person_id: int, *, how: str) -> bool:
+    """Suppress the person for this community and withdraw their consent; False if already."""
+    membership = _membership(session, community_id, person_id)
+    person = session.get(Person, person_id)
+    assert person is not None
+    added = suppress(
+        session,
+        person.email,
+        community_id=community_id,
+        reason=f"unsubscribe:{how}",
+        actor=f"person:{person_id}",
+    )
+    now = utcnow()
+    for record in session.scalars(
+        select(ConsentRecord).where(
+            ConsentRecord.person_id == person_id,
+            ConsentRecord.community_id == community_id,
+            ConsentRecord.withdrawn_at.is_(None),
+        )
+    ):
+        record.withdrawn_at = now
+    membership.answered_at = membership.answered_at or now
+    return added
+
+
+def has_consent(session: Session, community_id: int, person_id: int) -> bool:
+    """Whether a live consent record lets this community write to this person."""
+    return (
+        session.scalar(
+            select(ConsentRecord.id)
+            .where(
+                ConsentRecord.community_id == community_id,
+                ConsentRecord.person_id == person_id,
+                ConsentRecord.withdrawn_at.is_(None),
+            )
+            .limit(1)
+        )
+        is not None
+    )

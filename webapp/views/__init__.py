@@ -1,0 +1,23 @@
+"""Blueprints, one per domain noun, plus the sign-in and the developer mailbox."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from webapp.config import Config
+
+
+def register_blueprints(app: Flask, config: Config) -> None:
+    """Attach every blueprint; the mailbox only in development."""
+    from . import auth, campaigns, communities, devmail, errors, labels, people, respond
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(communities.bp)
+    app.register_blueprint(people.bp)
+    app.register_blueprint(campaigns.bp)
+    app.register_blueprint(respond.bp)
+    if config.development:
+        app.register_blueprint(devmail.bp)
+    errors.register(app)
+    app.context_processor(labels.label_helpers)
+    app.jinja_env.add_extension("jinja2.ext.do")

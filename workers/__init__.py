@@ -1,0 +1,1 @@
+"""Celery entry point, thin tasks per domain and the beat schedule."""

@@ -1,0 +1,31 @@
+"""Queueing from adapters (views, CLI, sweeps): by task name, after the commit, never fatal."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Celery
+from kombu.exceptions import KombuError
+
+log = logging.getLogger(__name__)
+
+
+def queue_campaign(celery: Celery, campaign_id: int, batches: int) -> bool:
+    """Queue ``batches`` send tasks; False when the broker is down (the sweep will retry)."""
+    try:
+        for _ in range(max(batches, 0)):
+            celery.send_task("campaigns.send_batch", args=[campaign_id])
+    except (KombuError, OSError) as exc:
+        log.warning("broker unavailable, campaign %s waits for the sweep: %s", campaign_id, exc)
+        return False
+    return True
+
+
+def queue_test_send(celery: Celery, campaign_id: int, email: str, name: str, locale: str) -> bool:
+    """Queue a test send of a campaign to a coordinator."""
+    try:
+        celery.send_task("campaigns.send_test", args=[campaign_id, email, name, locale])
+    except (KombuError, OSError) as exc:
+        log.warning("broker unavailable, test send of campaign %s not queued: %s", campaign_id, exc)
+        return False
+    return True

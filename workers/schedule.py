@@ -1,0 +1,14 @@
+"""The beat schedule, as data: which sweep runs how often."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from webapp.config import Config
+
+
+def beat_schedule(config: Config) -> dict[str, dict[str, Any]]:
+    """Periodic sweeps that re-queue work from the database."""
+    return {
+        "campaigns.sweep": {"task": "campaigns.sweep", "schedule": config.sweep_seconds},
+    }
