@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, request, session
+from flask_babel import get_locale
 from flask_login import current_user
 
 from webapp.config import Config
@@ -59,6 +60,7 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.init_app(app)
     babel.init_app(app, default_locale=config.default_locale, locale_selector=select_locale)
     limiter.init_app(app)
+    app.jinja_env.globals["get_locale"] = get_locale
     app.teardown_appcontext(close_db_session)
     app.after_request(lambda response: add_security_headers(response, https=config.https))
 

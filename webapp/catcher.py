@@ -13,7 +13,7 @@ class MaildirHandler:
     """aiosmtpd handler storing each message, envelope recipients included."""
 
     def __init__(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         self.box = mailbox.Maildir(str(path), create=True)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802

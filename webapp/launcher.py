@@ -27,6 +27,10 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_stack(config: Config, *, host: str, port: int, demo: bool) -> None:
     """Migrate, optionally seed, start catcher, worker and beat, then serve the pages."""
     from webapp import create_app
@@ -84,6 +88,7 @@ def run_stack(config: Config, *, host: str, port: int, demo: bool) -> None:
         click.echo(f"Demo community: {config.base_url}/communities/{login.slug}")
     click.echo("Press Ctrl-C to stop.")
     app = create_app(config)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     except KeyboardInterrupt:

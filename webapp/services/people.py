@@ -39,7 +39,12 @@ LOOKUP_CHUNK = 500
 def normalise_email(address: str) -> str:
     """A syntactically valid address, lowercased; :class:`DomainError` otherwise."""
     try:
-        checked = validate_email(address.strip(), check_deliverability=False)
+        checked = validate_email(
+            address.strip(),
+            check_deliverability=False,
+            globally_deliverable=False,
+            test_environment=True,
+        )
     except EmailNotValidError as exc:
         raise DomainError(str(exc)) from exc
     return checked.normalized.lower()

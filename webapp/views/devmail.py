@@ -23,7 +23,7 @@ HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-
 
 def _box() -> mailbox.Maildir:
     path = state().config.mailbox_path
-    path.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     return mailbox.Maildir(str(path), create=True)
 
 
