@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length
 
 
@@ -13,11 +14,13 @@ class CampaignForm(FlaskForm):
 
     name = StringField(_l("Campaign name (for you)"), validators=[Length(max=200)])
     subject_fr = StringField(_l("Subject (French)"), validators=[DataRequired(), Length(max=200)])
-    message_fr = TextAreaField(_l("Message (French)"),
-                               validators=[DataRequired(), Length(max=10000)])
+    message_fr = TextAreaField(
+        _l("Message (French)"), validators=[DataRequired(), Length(max=10000)]
+    )
     subject_en = StringField(_l("Subject (English)"), validators=[DataRequired(), Length(max=200)])
-    message_en = TextAreaField(_l("Message (English)"),
-                               validators=[DataRequired(), Length(max=10000)])
+    message_en = TextAreaField(
+        _l("Message (English)"), validators=[DataRequired(), Length(max=10000)]
+    )
 
     def content(self) -> dict[str, dict[str, str]]:
         """The texts keyed by language."""
@@ -31,4 +34,6 @@ class TestSendForm(FlaskForm):
     """Where to send a test, and in which language."""
 
     email = EmailField(_l("Send a test to"), validators=[DataRequired(), Email()])
-    language = SelectField(_l("Language"), choices=[("fr", "Français"), ("en", "English")])
+    language = SelectField(
+        _l("Language"), choices=[SelectChoice("fr", "Français"), SelectChoice("en", "English")]
+    )

@@ -7,6 +7,7 @@ from zoneinfo import available_timezones
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 
 
@@ -22,10 +23,14 @@ class CommunityForm(FlaskForm):
     slug = StringField(
         _l("Short name for links"),
         description=_l("Lowercase letters, digits and hyphens, e.g. cop-pedagogy."),
-        validators=[DataRequired(), Length(max=80), Regexp(
-            r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$",
-            message=_l("Use lowercase letters, digits and hyphens only."),
-        )],
+        validators=[
+            DataRequired(),
+            Length(max=80),
+            Regexp(
+                r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$",
+                message=_l("Use lowercase letters, digits and hyphens only."),
+            ),
+        ],
     )
     domain = StringField(_l("Domain of practice"), validators=[Optional(), Length(max=300)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
@@ -34,15 +39,20 @@ class CommunityForm(FlaskForm):
         description=_l("One benefit per line; they lead every recruitment message."),
         validators=[DataRequired(), Length(max=5000)],
     )
-    language = SelectField(_l("Language"), choices=[("fr", "Français"), ("en", "English")])
-    timezone = StringField(_l("Time zone"), default="America/Toronto",
-                           validators=[DataRequired(), _valid_zone])
+    language = SelectField(
+        _l("Language"), choices=[SelectChoice("fr", "Français"), SelectChoice("en", "English")]
+    )
+    timezone = StringField(
+        _l("Time zone"), default="America/Toronto", validators=[DataRequired(), _valid_zone]
+    )
     sender_name = StringField(_l("Sender name"), validators=[DataRequired(), Length(max=200)])
     organization = StringField(_l("Organization"), validators=[DataRequired(), Length(max=200)])
-    postal_address = TextAreaField(_l("Postal address"),
-                                   validators=[DataRequired(), Length(max=500)])
-    contact_email = EmailField(_l("Contact email"),
-                               validators=[DataRequired(), Email(), Length(max=320)])
+    postal_address = TextAreaField(
+        _l("Postal address"), validators=[DataRequired(), Length(max=500)]
+    )
+    contact_email = EmailField(
+        _l("Contact email"), validators=[DataRequired(), Email(), Length(max=320)]
+    )
 
     def benefit_list(self) -> list[str]:
         """The benefits, one per non-empty line."""

@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, RadioField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 
@@ -14,21 +15,28 @@ class ImportForm(FlaskForm):
 
     file = FileField(
         _l("CSV file"),
-        description=_l("Columns: email (required), first_name, last_name, language (fr or en), "
-                       "organization, timezone."),
+        description=_l(
+            "Columns: email (required), first_name, last_name, language (fr or en), "
+            "organization, timezone."
+        ),
         validators=[FileRequired(), FileAllowed(["csv", "txt"], _l("A .csv file, please."))],
     )
     source = RadioField(
         _l("Where do these people come from?"),
-        choices=[("network", _l("Our informal network")), ("list", _l("A list")),
-                 ("referral", _l("Referrals"))],
+        choices=[
+            SelectChoice("network", _l("Our informal network")),
+            SelectChoice("list", _l("A list")),
+            SelectChoice("referral", _l("Referrals")),
+        ],
         default="network",
         validators=[InputRequired()],
     )
     consent = RadioField(
         _l("Consent to be contacted"),
-        choices=[("express", _l("Express: they agreed to be contacted")),
-                 ("implied", _l("Implied: an existing relationship (say which below)"))],
+        choices=[
+            SelectChoice("express", _l("Express: they agreed to be contacted")),
+            SelectChoice("implied", _l("Implied: an existing relationship (say which below)")),
+        ],
         default="express",
         validators=[InputRequired()],
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 DEFINITIONS = Path(__file__).resolve().parent / "definitions"
@@ -49,7 +50,9 @@ def build_form_class(definition: dict[str, Any], locale: str) -> type[Questionna
         kind = question["type"]
         kwargs: dict[str, Any] = {"description": help_text}
         if kind == "single_choice":
-            choices = [(c["value"], localised(c["label"], locale)) for c in question["choices"]]
+            choices = [
+                SelectChoice(c["value"], localised(c["label"], locale)) for c in question["choices"]
+            ]
             validators: list[Any] = [InputRequired()] if required else [Optional()]
             attrs[field_name(question)] = RadioField(
                 label, choices=choices, validators=validators, validate_choice=True, **kwargs
