@@ -11,10 +11,10 @@ from email.message import EmailMessage
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
-
 from sink import Sink
+from sqlalchemy import select, update
 from web_helpers import Seeded, csrf_token, seed, sign_in
+
 from webapp import create_app
 from webapp.config import Config
 from webapp.db import Database
