@@ -212,7 +212,7 @@ def _read_rows(text: str, report: ImportReport) -> list[_Row] | None:
     return rows
 
 
-def _check_row(row: _Row, zones: set[str], default_language: str) -> list[ImportProblem]:
+def _check_row(row: _Row, zones: set[str]) -> list[ImportProblem]:
     problems = []
     try:
         row.values["email"] = normalise_email(row.values.get("email", ""))
@@ -226,7 +226,7 @@ def _check_row(row: _Row, zones: set[str], default_language: str) -> list[Import
         problems.append(
             ImportProblem(row.line, "language", f"{language!r} is not a language: use fr or en")
         )
-    row.values["language"] = language or default_language
+    row.values["language"] = language
     zone = row.values.get("timezone", "")
     if zone and zone not in zones:
         problems.append(
@@ -235,8 +235,11 @@ def _check_row(row: _Row, zones: set[str], default_language: str) -> list[Import
             )
         )
     for name in ("first_name", "last_name", "organization"):
-        if len(row.values.get(name, "")) > 200:
+        value = row.values.get(name, "")
+        if len(value) > 200:
             problems.append(ImportProblem(row.line, name, "longer than 200 characters"))
+        if "\r" in value or "\n" in value:
+            problems.append(ImportProblem(row.line, name, "a line break inside the value"))
     return problems
 
 
@@ -274,7 +277,7 @@ def import_people(
     zones = available_timezones()
     merged_rows: dict[str, _Row] = {}
     for row in rows:
-        problems = _check_row(row, zones, community.language)
+        problems = _check_row(row, zones)
         if problems:
             report.problems.extend(problems)
             continue
@@ -289,6 +292,8 @@ def import_people(
             merged_rows[email] = row
     if report.problems and all_or_nothing:
         return report
+    for row in merged_rows.values():
+        row.values["language"] = row.values["language"] or community.language
     _apply(
         session,
         community_id,
@@ -349,13 +354,14 @@ def _apply(
             if ids
             else set()
         )
+        # Anyone with a consent record here, live or withdrawn: an import never revives a
+        # consent the person withdrew (only they can give it again).
         consented = (
             set(
                 session.scalars(
                     select(ConsentRecord.person_id).where(
                         ConsentRecord.community_id == community_id,
                         ConsentRecord.person_id.in_(ids),
-                        ConsentRecord.withdrawn_at.is_(None),
                     )
                 )
             )

@@ -1,0 +1,24 @@
+# The Amorce image used by compose.yaml for web, worker, beat and migrate.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY webapp ./webapp
+COPY workers ./workers
+COPY forms ./forms
+COPY email_templates ./email_templates
+# Editable: webapp.mail reads email_templates/ next to the package, which a wheel would not ship.
+RUN pip install -e . \
+    && useradd --system --create-home --uid 10001 amorce \
+    && mkdir -p /var/lib/amorce \
+    && chown amorce:amorce /var/lib/amorce
+
+USER amorce
+ENV AMORCE_INSTANCE_PATH=/var/lib/amorce
+EXPOSE 8000
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "webapp.wsgi:app"]

@@ -1,0 +1,54 @@
+"""Snapshot of every email in both languages: what a recipient reads, letter for letter.
+
+Refresh: ``AMORCE_UPDATE_SNAPSHOTS=1 pytest tests/test_email_snapshots.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from webapp.mail import EmailRenderer, markdown_to_html, render_coordinator_text
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+MESSAGE = {
+    "fr": "Nous lançons **{{ community }}** et votre expérience compterait, {{ first_name }}.",
+    "en": "We are starting **{{ community }}** and your experience would count, {{ first_name }}.",
+}
+
+
+def recruitment_values(locale: str) -> dict[str, object]:
+    placeholders = {"first_name": "Anne", "last_name": "Tremblay", "community": "CoP Pédagogie"}
+    message = render_coordinator_text(MESSAGE[locale], placeholders)
+    return {
+        "subject": "CoP Pédagogie",
+        "first_name": "Anne",
+        "community_name": "CoP Pédagogie",
+        "benefits": ["Partager vos pratiques", "Apprendre <vraiment> des collègues"],
+        "message_text": message,
+        "message_html": markdown_to_html(message),
+        "link": "https://amorce.example.org/r/TOKEN",
+        "unsubscribe_url": "https://amorce.example.org/u/TOKEN",
+        "sender": {
+            "name": "Équipe CoP", "organization": "Université Test",
+            "postal_address": "1 rue de l'Université, Québec", "contact_email": "cop@example.org",
+        },
+    }
+
+
+@pytest.mark.parametrize("locale", ["fr", "en"])
+def test_recruitment_email(locale: str) -> None:
+    rendered = EmailRenderer().render("recruitment", locale, recruitment_values(locale))
+    actual = {
+        "subject.txt": rendered.subject + "\n",
+        "txt": rendered.text,
+        "html": rendered.html,
+    }
+    for suffix, content in actual.items():
+        path = SNAPSHOTS / f"recruitment.{locale}.{suffix}"
+        if os.environ.get("AMORCE_UPDATE_SNAPSHOTS") == "1" or not path.exists():
+            path.write_text(content, encoding="utf-8")
+        assert content == path.read_text(encoding="utf-8"), f"{path.name} changed"
+    assert "&lt;vraiment&gt;" in rendered.html and "<vraiment>" in rendered.text

@@ -1,0 +1,165 @@
+"""The real stack: the `amorce` CLI, a Celery worker on Redis, an SMTP sink, both databases."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from sink import Sink
+
+from webapp import create_app
+from webapp.config import Config
+from webapp.db import Database
+
+pytestmark = pytest.mark.integration
+
+PROSPECTS = 25
+
+
+def _redis_db() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return 10 + int(re.sub(r"\D", "", worker) or 0)
+
+
+@pytest.fixture
+def stack_env(database: Database, smtp_sink: Sink, tmp_path: Path) -> dict[str, str]:
+    db_number = _redis_db()
+    redis.Redis(host="127.0.0.1", port=6379, db=db_number).flushdb()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMORCE_")}
+    env.update(
+        AMORCE_DATABASE_URL=database.url,
+        AMORCE_BROKER_URL=f"redis://127.0.0.1:6379/{db_number}",
+        AMORCE_SMTP_URL=smtp_sink.url,
+        AMORCE_INSTANCE_PATH=str(tmp_path / "instance"),
+        AMORCE_SECRET_KEY="s" * 40,
+        AMORCE_BASE_URL="http://127.0.0.1:5000",
+        AMORCE_ORGANIZATION="Université Test",
+        AMORCE_POSTAL_ADDRESS="1 rue de l'Université, Québec",
+        AMORCE_CONTACT_EMAIL="cop@example.org",
+        AMORCE_SWEEP_SECONDS="2",
+    )
+    return env
+
+
+@pytest.fixture
+def worker(stack_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    log = (tmp_path / "worker.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--pool=solo",
+         "--loglevel=WARNING", "--without-gossip", "--without-mingle"],
+        env=stack_env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+def amorce(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    """Run the CLI; fail the test with its output when it fails."""
+    result = subprocess.run(
+        [sys.executable, "-m", "webapp.cli", *args], env=env, capture_output=True, text=True,
+        input=stdin, timeout=120,
+    )
+    assert result.returncode == 0, f"amorce {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def test_cli_campaign_through_a_worker_reaches_every_prospect(
+    stack_env: dict[str, str], worker: subprocess.Popen[bytes], smtp_sink: Sink, tmp_path: Path,
+    config: Config,
+) -> None:
+    rows = ["email,first_name,last_name,language,organization,timezone"]
+    rows += [
+        f"p{i}@example.org,Prénom{i},Nom{i},{'en' if i % 3 == 0 else 'fr'},Org {i},America/Toronto"
+        for i in range(PROSPECTS)
+    ]
+    prospects = tmp_path / "network.csv"
+    prospects.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+    amorce(stack_env, "db", "upgrade")
+    amorce(stack_env, "communities", "create", "CoP Intégration", "--slug", "cop-int",
+           "--benefit", "Partager vos pratiques")
+    amorce(stack_env, "people", "import", "cop-int", str(prospects), "--source", "network",
+           "--consent", "express")
+    campaign_id = int(amorce(stack_env, "campaigns", "launch", "cop-int",
+                             "--kind", "recruitment").strip())
+
+    smtp_sink.wait_for(PROSPECTS, timeout=90)
+    status = json.loads(amorce(stack_env, "campaigns", "status", str(campaign_id),
+                               "--format", "json"))[0]
+    assert status["sent"] == PROSPECTS and status["pending"] == 0
+    recipients = [r for e in smtp_sink.envelopes for r in e.rcpt_tos]
+    assert sorted(recipients) == sorted(f"p{i}@example.org" for i in range(PROSPECTS))
+    for message in smtp_sink.messages:
+        assert message.get_body(("plain",)) and message.get_body(("html",))
+        assert message["List-Unsubscribe"] and message["List-Unsubscribe-Post"]
+        text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "Université Test" in text and "http://127.0.0.1:5000/r/" in text
+
+    # The prospect answers through their link; the CLI then lists them as interested.
+    link = re.search(r"http://127\.0\.0\.1:5000(/r/\S+)",
+                     smtp_sink.to("p1@example.org")[0].get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    assert link
+    app = create_app(config.with_overrides(broker_url="memory://"))
+    client = app.test_client()
+    assert client.get(link.group(1)).status_code == 303
+    page = client.get("/respond").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    answered = client.post("/respond", data={
+        "csrf_token": token, "question_interest_level": "high",
+        "question_participation_level": "active",
+    })
+    assert answered.status_code == 303
+    app.extensions["amorce"].database.dispose()
+
+    listing = list(csv.DictReader(io.StringIO(amorce(stack_env, "people", "list", "cop-int",
+                                                      "--format", "csv"))))
+    states = {row["email"]: row["state"] for row in listing}
+    assert states["p1@example.org"] == "interested"
+    assert sum(1 for s in states.values() if s == "invited") == PROSPECTS - 1
+    assert {"email", "first_name", "last_name", "language", "organization", "source", "state",
+            "suppressed", "consent"} <= set(listing[0])
+
+
+def test_launch_wait_delivers_exactly_once_and_unsubscribed_are_never_mailed(
+    stack_env: dict[str, str], worker: subprocess.Popen[bytes], smtp_sink: Sink, tmp_path: Path,
+) -> None:
+    prospects = tmp_path / "few.csv"
+    prospects.write_text(
+        "email,first_name\nuna@example.org,Una\ndeux@example.org,Deux\ntrois@example.org,Trois\n",
+        encoding="utf-8",
+    )
+    amorce(stack_env, "communities", "create", "CoP Attente", "--slug", "cop-wait")
+    amorce(stack_env, "people", "import", "cop-wait", str(prospects), "--source", "list",
+           "--consent", "implied", "--consent-note", "Membres du réseau depuis 2024")
+    output = amorce(stack_env, "campaigns", "launch", "cop-wait", "--kind", "recruitment",
+                    "--wait")
+    assert "3 sent" in output
+    assert len(smtp_sink.envelopes) == 3
+
+    # One-click unsubscribe, then a new prospect list and a second campaign: no mail to her.
+    message = smtp_sink.to("una@example.org")[0]
+    url = re.search(r"<http://127\.0\.0\.1:5000(/u/[^>]+)>", str(message["List-Unsubscribe"]))
+    assert url
+    app = create_app(Config.from_env(stack_env).with_overrides(broker_url="memory://"))
+    response = app.test_client(use_cookies=False).post(
+        url.group(1), data={"List-Unsubscribe": "One-Click"}
+    )
+    assert response.status_code == 200 and "Location" not in response.headers
+    app.extensions["amorce"].database.dispose()
+    listing = amorce(stack_env, "people", "list", "cop-wait", "--format", "json")
+    una = next(p for p in json.loads(listing) if p["email"] == "una@example.org")
+    assert una["suppressed"] == "true"
