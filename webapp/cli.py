@@ -119,7 +119,7 @@ def users_group() -> None:
 
 @users_group.command("create")
 @click.argument("email")
-@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.COORDINATOR)
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.COORDINATOR.value)
 @click.option("--name", default="")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @pass_ctx

@@ -1,0 +1,213 @@
+"""A prospect in a real browser: from the emailed link to the confirmation, by keyboard, with axe.
+
+Debian's Chromium (``/usr/bin/chromium``) is driven by Playwright against the app served by a
+Werkzeug server in a thread; nothing is downloaded at run time (axe-core ships with
+``axe-playwright-python``).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from flask import Flask
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sink import Sink
+from web_helpers import seed
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from webapp import create_app
+from webapp.config import Config
+from webapp.db import Database
+from webapp.services import campaigns
+from workers.campaigns import drain_with
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 10_000
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed"),
+]
+
+
+@dataclass
+class LiveServer:
+    """The app answering on a real port."""
+
+    app: Flask
+    config: Config
+    base_url: str
+
+
+@pytest.fixture
+def live_server(config: Config, smtp_sink: Sink) -> Iterator[LiveServer]:
+    """The app served by Werkzeug in a thread on a free port, its links pointing at that port."""
+    # Keep the probe socket bound and listening and hand it to the server: no race for the port.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        probe.listen()
+        port = int(probe.getsockname()[1])
+        base_url = f"http://127.0.0.1:{port}"
+        live_config = config.with_overrides(
+            smtp_url=smtp_sink.url, broker_url="memory://", base_url=base_url
+        )
+        app = create_app(live_config)
+        server: BaseWSGIServer = make_server(
+            "127.0.0.1", port, app, threaded=True, fd=probe.fileno()
+        )
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(app, live_config, base_url)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        app.extensions["amorce"].database.dispose()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, with nothing that reaches the network on its own."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def personal_link(live: LiveServer, database: Database, sink: Sink) -> str:
+    """Seed, launch the recruitment campaign, send it, and return Anne's link from her email."""
+    seeded = seed(database)
+    with database.session() as session:
+        campaign_id = campaigns.create_campaign(session, seeded.community_id)
+    with database.session() as session:
+        campaigns.launch_campaign(session, campaign_id, actor="test")
+    while drain_with(live.config, database, campaign_id):
+        pass
+    messages = sink.to("anne@example.org")
+    assert len(messages) == 1
+    body = messages[0].get_body(("plain",))
+    assert body is not None
+    match = re.search(r"(https?://[^\s/]+)/r/([A-Za-z0-9_-]+)", body.get_content())
+    assert match, "no personal link in the text part of Anne's email"
+    assert match.group(1) == live.base_url, "the link does not point at the live server"
+    return match.group(0)
+
+
+def assert_accessible(page: Page, what: str) -> None:
+    """axe-core finds no violation on the page as it stands."""
+    results = Axe().run(page)
+    assert results.violations_count == 0, f"axe on {what}:\n{results.generate_report()}"
+
+
+def tab_to(page: Page, selector: str, *, limit: int = 15) -> None:
+    """Press Tab until the element matching ``selector`` has the focus."""
+    target = page.locator(selector)
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if target.evaluate("element => element === document.activeElement"):
+            return
+    focused = page.evaluate("document.activeElement && document.activeElement.outerHTML")
+    pytest.fail(f"{selector} never got the focus with Tab (focus on {focused})")
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_prospect_answers_in_the_browser_by_keyboard_and_pages_pass_axe(
+    live_server: LiveServer, database: Database, smtp_sink: Sink, browser: Browser
+) -> None:
+    started = time.monotonic()
+    link = personal_link(live_server, database, smtp_sink)
+    token = link.rsplit("/", 1)[1]
+
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    response = page.goto(link)
+    assert response is not None and response.status == 200
+
+    # The first hop traded the token for a cookie: the address bar no longer holds it.
+    assert page.url == f"{live_server.base_url}/respond"
+    assert token not in page.url and token not in page.content()
+    # What Anne sees: French, her community and what she gets from it.
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page.get_by_role("heading", level=1)).to_have_text("CoP Pédagogie")
+    expect(page.get_by_role("list").filter(has_text="Partager vos pratiques")).to_be_visible()
+    expect(page.get_by_role("button", name="Envoyer mes réponses")).to_be_visible()
+    assert_accessible(page, "the questionnaire page")
+
+    # Keyboard only: Tab to the first radio, Space to choose, type, tick, Enter on the button.
+    interest = page.get_by_role("radio", name="Je veux en faire partie")
+    participation = page.get_by_role("radio", name=re.compile("^Au cœur"))
+    expertise = page.get_by_role("textbox", name="Vos domaines d’expertise")
+    consent = page.get_by_role("checkbox", name=re.compile("^J’accepte d’être contacté"))
+    submit = page.get_by_role("button", name="Envoyer mes réponses")
+
+    tab_to(page, "input[name=question_interest_level][value=high]")
+    page.keyboard.press("Space")
+    expect(interest).to_be_checked()
+    tab_to(page, "textarea[name=question_expertise]")
+    page.keyboard.type("Classes inversées")
+    expect(expertise).to_have_value("Classes inversées")
+    tab_to(page, "input[name=question_participation_level][value=core]")
+    page.keyboard.press("Space")
+    expect(participation).to_be_checked()
+    tab_to(page, "input[name=question_consent_contact]")
+    page.keyboard.press("Space")
+    expect(consent).to_be_checked()
+    tab_to(page, "form[action='/respond'] button[type=submit]")
+    expect(submit).to_be_focused()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+    # The confirmation, in French, and still no token in the address.
+    assert page.url == f"{live_server.base_url}/respond/done/interested"
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Merci, vos réponses sont enregistrées"
+    )
+    expect(page.get_by_role("status")).to_contain_text(
+        "L’équipe de coordination de CoP Pédagogie vous contactera"
+    )
+    assert_accessible(page, "the confirmation page")
+
+    # The same link, opened again in a new page of a fresh browser context, shows the answers.
+    again_context = browser.new_context()
+    again_context.set_default_timeout(TIMEOUT_MS)
+    again = again_context.new_page()
+    response = again.goto(link)
+    assert response is not None and response.status == 200
+    assert again.url == f"{live_server.base_url}/respond"
+    expect(again.get_by_role("radio", name="Je veux en faire partie")).to_be_checked()
+    expect(again.get_by_role("radio", name=re.compile("^Au cœur"))).to_be_checked()
+    expect(again.get_by_role("radio", name=re.compile("^Activement"))).not_to_be_checked()
+    expect(again.get_by_role("textbox", name="Vos domaines d’expertise")).to_have_value(
+        "Classes inversées"
+    )
+    expect(again.get_by_role("checkbox", name=re.compile("^J’accepte"))).to_be_checked()
+    expect(again.get_by_role("status").first).to_contain_text("Vos réponses sont enregistrées")
+    assert_accessible(again, "the questionnaire page with saved answers")
+
+    again_context.close()
+    context.close()
+    assert time.monotonic() - started < 30
