@@ -152,7 +152,7 @@ def test_a_bad_account_is_refused(
 
 @pytest.mark.parametrize("slug", ["Pedago", "péda", "a b", "-pedago", "pedago-", "", "a" * 81])
 def test_a_bad_slug_is_refused(database: Database, slug: str) -> None:
-    with database.session() as session, pytest.raises(DomainError, match="slug"):
+    with database.session() as session, pytest.raises(DomainError, match="short name"):
         create_community(session, CommunityData(name="Pédagogie", slug=slug))
 
 

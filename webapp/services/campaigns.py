@@ -44,7 +44,7 @@ from webapp.models import (
 )
 
 from . import people, tokens
-from .errors import DomainError, NotFound
+from .errors import N_, DomainError, NotFound
 
 INSERT_CHUNK = 1000
 RETRY_DELAY = timedelta(minutes=5)
@@ -56,7 +56,7 @@ SUPPORTED_KINDS = (CampaignKind.RECRUITMENT,)
 def default_content(kind: str) -> dict[str, dict[str, str]]:
     """The shipped subject and message of a campaign kind, per language."""
     if kind != CampaignKind.RECRUITMENT:
-        raise DomainError(f"Campaigns of kind {kind!r} are not available yet.")
+        raise DomainError(N_("Campaigns of kind %(kind)s are not available yet."), kind=kind)
     content = {}
     for locale in LOCALES:
         gettext = translations_for(locale).gettext
@@ -79,9 +79,9 @@ def check_content(content: dict[str, dict[str, str]]) -> dict[str, str]:
             value = content.get(locale, {}).get(part, "")
             key = f"{locale}.{part}"
             if not value.strip():
-                errors[key] = "required"
+                errors[key] = N_("required")
             elif part == "subject" and ("\n" in value or "\r" in value):
-                errors[key] = "one line only"
+                errors[key] = N_("one line only")
             elif (problem := check_coordinator_text(value)) is not None:
                 errors[key] = problem
     return errors
@@ -100,14 +100,15 @@ def create_campaign(
     """A draft campaign with the default texts unless others are given."""
     if kind not in set(CampaignKind):
         raise DomainError(
-            f"Unknown campaign kind {kind!r}: use one of "
-            + ", ".join(k.value for k in CampaignKind)
+            N_("Unknown campaign kind %(kind)s: use one of %(kinds)s."),
+            kind=kind,
+            kinds=", ".join(k.value for k in CampaignKind),
         )
     if kind not in SUPPORTED_KINDS:
-        raise DomainError(f"Campaigns of kind {kind!r} are not available yet.")
+        raise DomainError(N_("Campaigns of kind %(kind)s are not available yet."), kind=kind)
     audience = audience_state or DEFAULT_AUDIENCE[CampaignKind(kind)]
     if audience not in set(MembershipState):
-        raise DomainError(f"Unknown audience state {audience!r}.")
+        raise DomainError(N_("Unknown audience state %(state)s."), state=audience)
     body = content or default_content(kind)
     errors = check_content(body)
     if errors:
@@ -129,7 +130,7 @@ def update_content(session: Session, campaign_id: int, content: dict[str, dict[s
     """Replace the texts of a draft campaign."""
     campaign = _campaign(session, campaign_id)
     if campaign.state != CampaignState.DRAFT:
-        raise DomainError("A launched campaign can no longer be edited.")
+        raise DomainError(N_("A launched campaign can no longer be edited."))
     errors = check_content(content)
     if errors:
         raise DomainError("; ".join(f"{k}: {v}" for k, v in errors.items()))
@@ -139,7 +140,7 @@ def update_content(session: Session, campaign_id: int, content: dict[str, dict[s
 def _campaign(session: Session, campaign_id: int) -> Campaign:
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
-        raise NotFound(f"No campaign has the id {campaign_id}.")
+        raise NotFound(N_("No campaign has the id %(id)s."), id=campaign_id)
     return campaign
 
 
@@ -202,9 +203,11 @@ def check_sender_identity(community: Community) -> None:
     missing = missing_sender_identity(community)
     if missing:
         raise DomainError(
-            "Complete the community's sender identity before launching ("
-            + ", ".join(missing)
-            + "): the law requires it in every message."
+            N_(
+                "Complete the community's sender identity before launching (%(missing)s): "
+                "the law requires it in every message."
+            ),
+            missing=", ".join(missing),
         )
 
 
@@ -219,7 +222,11 @@ class LaunchResult:
 
 
 def launch_campaign(
-    session: Session, campaign_id: int, *, actor: str = "cli", now: datetime | None = None,
+    session: Session,
+    campaign_id: int,
+    *,
+    actor: str = "cli",
+    now: datetime | None = None,
     require_identity: bool = True,
 ) -> LaunchResult:
     """Fix the audience and write one outbox row per recipient; launching twice is one run.
@@ -244,7 +251,7 @@ def launch_campaign(
     if not plan.recipients:
         session.rollback()
         raise DomainError(
-            "Nobody to write to: no one in the audience has consent and is not suppressed."
+            N_("Nobody to write to: no one in the audience has consent and is not suppressed.")
         )
     rows: list[dict[str, Any]] = []
     for person_id, membership_id in plan.recipients:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from webapp.models import AuditLog, Community, CommunityCoordinator, User
 
-from .errors import DomainError, NotFound
+from .errors import N_, DomainError, NotFound
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 LANGUAGES = ("fr", "en")
@@ -36,22 +36,25 @@ class CommunityData:
 
 def _check(data: CommunityData) -> None:
     if not data.name.strip():
-        raise DomainError("The community needs a name.")
+        raise DomainError(N_("The community needs a name."))
     if not SLUG_PATTERN.match(data.slug):
         raise DomainError(
-            f"The slug {data.slug!r} must use lowercase letters, digits and hyphens only."
+            N_("The short name %(slug)s must use lowercase letters, digits and hyphens only."),
+            slug=repr(data.slug),
         )
     if data.language not in LANGUAGES:
-        raise DomainError(f"Unknown language {data.language!r}: use fr or en.")
+        raise DomainError(
+            N_("Unknown language %(language)s: use fr or en."), language=repr(data.language)
+        )
     if data.timezone not in available_timezones():
-        raise DomainError(f"Unknown time zone {data.timezone!r}.")
+        raise DomainError(N_("Unknown time zone %(zone)s."), zone=repr(data.timezone))
 
 
 def create_community(session: Session, data: CommunityData, *, user_id: int | None = None) -> int:
     """Create a community; its creator (if any) becomes its coordinator."""
     _check(data)
     if session.scalar(select(func.count()).where(Community.slug == data.slug)):
-        raise DomainError(f"The slug {data.slug!r} is already taken.")
+        raise DomainError(N_("The short name %(slug)s is already taken."), slug=repr(data.slug))
     community = Community(**_values(data))
     session.add(community)
     session.flush()
@@ -73,12 +76,12 @@ def update_community(session: Session, community_id: int, data: CommunityData) -
     _check(data)
     community = session.get(Community, community_id)
     if community is None:
-        raise NotFound("No such community.")
+        raise NotFound(N_("No such community."))
     taken = session.scalar(
         select(func.count()).where(Community.slug == data.slug, Community.id != community_id)
     )
     if taken:
-        raise DomainError(f"The slug {data.slug!r} is already taken.")
+        raise DomainError(N_("The short name %(slug)s is already taken."), slug=repr(data.slug))
     for key, value in _values(data).items():
         setattr(community, key, value)
 
@@ -94,7 +97,7 @@ def get_community_by_slug(session: Session, slug: str) -> Community:
     """The community with this slug, or :class:`NotFound`."""
     community = session.scalar(select(Community).where(Community.slug == slug))
     if community is None:
-        raise NotFound(f"No community has the slug {slug!r}.")
+        raise NotFound(N_("No community has the short name %(slug)s."), slug=repr(slug))
     return community
 
 
@@ -116,7 +119,7 @@ def community_for_user(session: Session, user_id: int, slug: str) -> Community:
     community = session.scalar(select(Community).where(Community.slug == slug))
     user = session.get(User, user_id)
     if community is None or user is None:
-        raise NotFound("No such community.")
+        raise NotFound(N_("No such community."))
     if user.is_admin:
         return community
     allowed = session.scalar(
@@ -126,5 +129,5 @@ def community_for_user(session: Session, user_id: int, slug: str) -> Community:
         )
     )
     if not allowed:
-        raise NotFound("No such community.")
+        raise NotFound(N_("No such community."))
     return community

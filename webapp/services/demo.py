@@ -44,8 +44,9 @@ def seed_demo(session: Session) -> DemoLogin:
     password = secrets.token_urlsafe(12)
     user_id = session.scalar(select(User.id).where(User.email == DEMO_EMAIL))
     if user_id is None:
-        user_id = users.create_user(session, DEMO_EMAIL, password, role=Role.COORDINATOR,
-                                    name="Coordination démo")
+        user_id = users.create_user(
+            session, DEMO_EMAIL, password, role=Role.COORDINATOR, name="Coordination démo"
+        )
     else:
         users.set_password(session, user_id, password)
     community_id = session.scalar(select(Community.id).where(Community.slug == DEMO_SLUG))
@@ -75,9 +76,14 @@ def seed_demo(session: Session) -> DemoLogin:
             user_id=user_id,
         )
         people.import_people(
-            session, community_id, PROSPECTS, source="network", consent="implied",
+            session,
+            community_id,
+            PROSPECTS,
+            source="network",
+            consent="implied",
             consent_note="Réseau informel de la coordination (collaborations depuis 2023)",
-            filename="demo.csv", actor="demo",
+            filename="demo.csv",
+            actor="demo",
         )
     elif not session.scalar(
         select(CommunityCoordinator.id).where(

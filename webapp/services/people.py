@@ -29,7 +29,7 @@ from webapp.models import (
     utcnow,
 )
 
-from .errors import DomainError
+from .errors import N_, DomainError
 
 COLUMNS = ("email", "first_name", "last_name", "language", "organization", "timezone")
 IMPORT_CONSENT_TEXT = "import-attestation-1"
@@ -46,7 +46,7 @@ def normalise_email(address: str) -> str:
             test_environment=True,
         )
     except EmailNotValidError as exc:
-        raise DomainError(str(exc)) from exc
+        raise DomainError(N_("%(reason)s"), reason=str(exc)) from exc
     return checked.normalized.lower()
 
 
@@ -136,7 +136,13 @@ class ImportProblem:
 
     line: int
     column: str
-    message: str
+    msgid: str
+    params: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        """The English message with its values (pages translate ``msgid`` instead)."""
+        return self.msgid % self.params if self.params else self.msgid
 
     def __str__(self) -> str:
         where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
@@ -170,7 +176,7 @@ class _Row:
 def _read_rows(text: str, report: ImportReport) -> list[_Row] | None:
     text = text.lstrip("\ufeff")
     if not text.strip():
-        report.problems.append(ImportProblem(1, "", "the file is empty"))
+        report.problems.append(ImportProblem(1, "", N_("the file is empty")))
         return None
     first_line = text.splitlines()[0]
     try:
@@ -185,16 +191,24 @@ def _read_rows(text: str, report: ImportReport) -> list[_Row] | None:
             ImportProblem(
                 1,
                 "email",
-                "the header has no 'email' column (expected: " + ", ".join(COLUMNS) + ")",
+                N_("the header has no 'email' column (expected: %(expected)s)"),
+                {"expected": ", ".join(COLUMNS)},
             )
         )
     for name in unknown:
         report.problems.append(
-            ImportProblem(1, name, f"unknown column {name!r} (expected: {', '.join(COLUMNS)})")
+            ImportProblem(
+                1,
+                name,
+                N_("unknown column %(name)s (expected: %(expected)s)"),
+                {"name": repr(name), "expected": ", ".join(COLUMNS)},
+            )
         )
     repeated = {h for h in header if header.count(h) > 1}
     for name in sorted(repeated):
-        report.problems.append(ImportProblem(1, name, f"the column {name!r} appears twice"))
+        report.problems.append(
+            ImportProblem(1, name, N_("the column %(name)s appears twice"), {"name": repr(name)})
+        )
     if report.problems:
         return None
     rows = []
@@ -204,7 +218,12 @@ def _read_rows(text: str, report: ImportReport) -> list[_Row] | None:
         line = reader.line_num
         if len(values) > len(header):
             report.problems.append(
-                ImportProblem(line, "", f"{len(values)} fields where the header has {len(header)}")
+                ImportProblem(
+                    line,
+                    "",
+                    N_("%(found)d fields where the header has %(expected)d"),
+                    {"found": len(values), "expected": len(header)},
+                )
             )
             continue
         padded = values + [""] * (len(header) - len(values))
@@ -219,27 +238,40 @@ def _check_row(row: _Row, zones: set[str]) -> list[ImportProblem]:
     except DomainError as exc:
         shown = row.values.get("email", "") or "(empty)"
         problems.append(
-            ImportProblem(row.line, "email", f"{shown!s} is not a valid address: {exc}")
+            ImportProblem(
+                row.line,
+                "email",
+                N_("%(value)s is not a valid address: %(reason)s"),
+                {"value": shown, "reason": str(exc)},
+            )
         )
     language = row.values.get("language", "").lower()
     if language and language not in ("fr", "en"):
         problems.append(
-            ImportProblem(row.line, "language", f"{language!r} is not a language: use fr or en")
+            ImportProblem(
+                row.line,
+                "language",
+                N_("%(value)s is not a language: use fr or en"),
+                {"value": repr(language)},
+            )
         )
     row.values["language"] = language
     zone = row.values.get("timezone", "")
     if zone and zone not in zones:
         problems.append(
             ImportProblem(
-                row.line, "timezone", f"{zone!r} is not an IANA time zone (e.g. America/Toronto)"
+                row.line,
+                "timezone",
+                N_("%(value)s is not an IANA time zone (e.g. America/Toronto)"),
+                {"value": repr(zone)},
             )
         )
     for name in ("first_name", "last_name", "organization"):
         value = row.values.get(name, "")
         if len(value) > 200:
-            problems.append(ImportProblem(row.line, name, "longer than 200 characters"))
+            problems.append(ImportProblem(row.line, name, N_("longer than 200 characters")))
         if "\r" in value or "\n" in value:
-            problems.append(ImportProblem(row.line, name, "a line break inside the value"))
+            problems.append(ImportProblem(row.line, name, N_("a line break inside the value")))
     return problems
 
 
@@ -259,17 +291,23 @@ def import_people(
     from webapp.models import Community
 
     if source not in (Source.NETWORK, Source.LIST, Source.REFERRAL):
-        raise DomainError(f"Unknown source {source!r}: use network, list or referral.")
+        raise DomainError(
+            N_("Unknown source %(source)s: use network, list or referral."), source=source
+        )
     if consent not in set(ConsentBasis):
-        raise DomainError(f"Unknown consent basis {consent!r}: use express or implied.")
+        raise DomainError(
+            N_("Unknown consent basis %(basis)s: use express or implied."), basis=consent
+        )
     if consent == ConsentBasis.IMPLIED and not consent_note.strip():
         raise DomainError(
-            "An implied consent needs a note saying where it comes from "
-            "(for example: members of our network since 2023)."
+            N_(
+                "An implied consent needs a note saying where it comes from "
+                "(for example: members of our network since 2023)."
+            )
         )
     community = session.get(Community, community_id)
     if community is None:
-        raise DomainError("No such community.")
+        raise DomainError(N_("No such community."))
     report = ImportReport()
     rows = _read_rows(text, report)
     if rows is None:
@@ -470,7 +508,9 @@ def list_people(
     """Every person of a community with state, source, suppression and consent basis."""
     if state is not None and state not in set(MembershipState):
         raise DomainError(
-            f"Unknown state {state!r}: use one of " + ", ".join(s.value for s in MembershipState)
+            N_("Unknown state %(state)s: use one of %(states)s."),
+            state=repr(state),
+            states=", ".join(s.value for s in MembershipState),
         )
     hashes = suppressed_hashes(session, community_id)
     consents: dict[int, str] = {}
@@ -515,7 +555,7 @@ def _membership(session: Session, community_id: int, person_id: int) -> Membersh
         )
     )
     if membership is None:
-        raise DomainError("This person is not in this community.")
+        raise DomainError(N_("This person is not in this community."))
     return membership
 
 

@@ -20,7 +20,7 @@ from webapp.models import (
     utcnow,
 )
 
-from .errors import NotFound
+from .errors import N_, NotFound
 
 WEB_CONSENT_TEXT = "interest-questionnaire-1"
 # States from which answering the interest questionnaire makes a person "interested".
@@ -43,7 +43,9 @@ def ensure_questionnaire(session: Session, community_id: int, kind: str) -> Ques
     if row is None:
         definition = default_definition(kind)
         row = Questionnaire(
-            community_id=community_id, kind=kind, version=int(definition.get("version", 1)),
+            community_id=community_id,
+            kind=kind,
+            version=int(definition.get("version", 1)),
             definition=definition,
         )
         session.add(row)
@@ -62,13 +64,17 @@ def saved_answers(session: Session, questionnaire_id: int, person_id: int) -> di
 
 
 def record_interest(
-    session: Session, questionnaire_id: int, person_id: int, answers: dict[str, Any],
-    *, channel: str = "web",
+    session: Session,
+    questionnaire_id: int,
+    person_id: int,
+    answers: dict[str, Any],
+    *,
+    channel: str = "web",
 ) -> str:
     """Save the interest questionnaire; the person becomes ``interested``. Returns the state."""
     questionnaire = session.get(Questionnaire, questionnaire_id)
     if questionnaire is None:
-        raise NotFound("No such questionnaire.")
+        raise NotFound(N_("No such questionnaire."))
     community_id = questionnaire.community_id
     membership = session.scalar(
         select(Membership).where(
@@ -76,7 +82,7 @@ def record_interest(
         )
     )
     if membership is None:
-        raise NotFound("This person is not in this community.")
+        raise NotFound(N_("This person is not in this community."))
     now = utcnow()
     response = session.scalar(
         select(Response).where(
@@ -99,13 +105,21 @@ def record_interest(
     if answers.get("consent_contact"):
         session.add(
             ConsentRecord(
-                person_id=person_id, community_id=community_id, basis=ConsentBasis.EXPRESS,
-                text_version=WEB_CONSENT_TEXT, method=f"questionnaire:{channel}",
-                source=f"questionnaire:{questionnaire_id}", created_at=now,
+                person_id=person_id,
+                community_id=community_id,
+                basis=ConsentBasis.EXPRESS,
+                text_version=WEB_CONSENT_TEXT,
+                method=f"questionnaire:{channel}",
+                source=f"questionnaire:{questionnaire_id}",
+                created_at=now,
             )
         )
     session.add(
-        AuditLog(community_id=community_id, actor=f"person:{person_id}",
-                 action="questionnaire.answered", details={"kind": questionnaire.kind})
+        AuditLog(
+            community_id=community_id,
+            actor=f"person:{person_id}",
+            action="questionnaire.answered",
+            details={"kind": questionnaire.kind},
+        )
     )
     return membership.state

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from webapp.models import Role, User
 
-from .errors import DomainError
+from .errors import N_, DomainError
 from .people import normalise_email
 
 _hasher = PasswordHasher()
@@ -22,11 +22,13 @@ def create_user(
     """Create an account and return its id."""
     address = normalise_email(email)
     if role not in set(Role):
-        raise DomainError(f"Unknown role {role!r}: use admin or coordinator.")
+        raise DomainError(N_("Unknown role %(role)s: use admin or coordinator."), role=role)
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise DomainError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+        raise DomainError(
+            N_("The password must have at least %(count)d characters."), count=MIN_PASSWORD_LENGTH
+        )
     if session.scalar(select(func.count()).where(User.email == address)):
-        raise DomainError(f"An account already exists for {address}.")
+        raise DomainError(N_("An account already exists for %(email)s."), email=address)
     user = User(email=address, name=name, password_hash=_hasher.hash(password), role=role)
     session.add(user)
     session.flush()
@@ -55,8 +57,10 @@ def authenticate(session: Session, email: str, password: str) -> int | None:
 def set_password(session: Session, user_id: int, password: str) -> None:
     """Replace an account's password."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise DomainError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+        raise DomainError(
+            N_("The password must have at least %(count)d characters."), count=MIN_PASSWORD_LENGTH
+        )
     user = session.get(User, user_id)
     if user is None:
-        raise DomainError("No such account.")
+        raise DomainError(N_("No such account."))
     user.password_hash = _hasher.hash(password)

@@ -26,6 +26,7 @@ from webapp.services.errors import DomainError
 from workers.dispatch import queue_campaign, queue_test_send
 
 from .communities import community_or_404
+from .errors import error_text
 
 bp = Blueprint("campaigns", __name__, url_prefix="/communities/<slug>/campaigns")
 
@@ -76,7 +77,7 @@ def edit(slug: str, campaign_id: int) -> ResponseReturnValue:
         problems = service.check_content(content)
         for key, problem in problems.items():
             locale, part = key.split(".")
-            form[f"{part}_{locale}"].errors = [*form[f"{part}_{locale}"].errors, problem]
+            form[f"{part}_{locale}"].errors = [*form[f"{part}_{locale}"].errors, _(problem)]
         if not problems:
             session = db_session()
             service.update_content(session, campaign.id, content)
@@ -112,7 +113,7 @@ def show(slug: str, campaign_id: int) -> ResponseReturnValue:
     try:
         service.check_sender_identity(community)  # type: ignore[arg-type]
     except DomainError as exc:
-        identity_problem = str(exc)
+        identity_problem = error_text(exc)
     return render_template(
         "campaigns/show.html",
         community=community,
@@ -203,7 +204,7 @@ def launch(slug: str, campaign_id: int) -> ResponseReturnValue:
     try:
         result = service.launch_campaign(session, campaign.id, actor=f"user:{current_user.id}")
     except DomainError as exc:
-        flash(str(exc), "error")
+        flash(error_text(exc), "error")
         return redirect(url_for("campaigns.show", slug=slug, campaign_id=campaign_id))
     session.commit()
     if result.already_launched:

@@ -16,6 +16,8 @@ from webapp.models import Campaign, Community, Membership, MembershipState
 from webapp.services import communities as service
 from webapp.services.errors import DomainError, NotFound
 
+from .errors import error_text
+
 bp = Blueprint("communities", __name__)
 
 FUNNEL = (
@@ -71,7 +73,7 @@ def create() -> ResponseReturnValue:
         try:
             service.create_community(session, _data(form), user_id=int(current_user.id))
         except DomainError as exc:
-            form.slug.errors = [*form.slug.errors, str(exc)]
+            form.slug.errors = [*form.slug.errors, error_text(exc)]
         else:
             session.commit()
             flash(_("Community created."), "success")
@@ -92,7 +94,7 @@ def edit(slug: str) -> ResponseReturnValue:
         try:
             service.update_community(session, community.id, _data(form))
         except DomainError as exc:
-            form.slug.errors = [*form.slug.errors, str(exc)]
+            form.slug.errors = [*form.slug.errors, error_text(exc)]
         else:
             session.commit()
             flash(_("Changes saved."), "success")

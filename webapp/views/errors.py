@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from flask import Flask, render_template
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from webapp.services.errors import DomainError
+
+
+def error_text(error: DomainError) -> str:
+    """A domain error in the reader's language."""
+    if not error.message:
+        return str(error)
+    return gettext(error.message, **error.params)
 
 
 def register(app: Flask) -> None:

@@ -16,6 +16,7 @@ from webapp.services import people as service
 from webapp.services.errors import DomainError
 
 from .communities import community_or_404
+from .errors import error_text
 
 bp = Blueprint("people", __name__, url_prefix="/communities/<slug>/people")
 
@@ -82,7 +83,7 @@ def import_people(slug: str) -> ResponseReturnValue:
                 actor=f"user:{current_user.id}",
             )
         except DomainError as exc:
-            form.consent_note.errors = [*form.consent_note.errors, str(exc)]
+            form.consent_note.errors = [*form.consent_note.errors, error_text(exc)]
         else:
             session.commit()
     return render_template("people/import.html", community=community, form=form, report=report)
