@@ -47,6 +47,8 @@ def create_app(config: Config | None = None) -> Flask:
         REMEMBER_COOKIE_SECURE=config.https,
         PREFERRED_URL_SCHEME="https" if config.https else "http",
         WTF_CSRF_TIME_LIMIT=None,
+        # Pages send no Referer (Referrer-Policy: no-referrer), so the token alone is checked.
+        WTF_CSRF_SSL_STRICT=False,
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
         RATELIMIT_STORAGE_URI=config.ratelimit_storage_url,
         RATELIMIT_HEADERS_ENABLED=True,
