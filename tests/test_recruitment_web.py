@@ -88,6 +88,12 @@ def test_campaign_reaches_each_prospect_once_in_their_language(
             assert "Partager vos pratiques" in content
     bob = smtp_sink.to("bob@example.org")[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
     anne = smtp_sink.to("anne@example.org")[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert str(smtp_sink.to("anne@example.org")[0]["Subject"]) == (
+        "Rejoignez la communauté « CoP Pédagogie »"
+    )
+    assert (
+        str(smtp_sink.to("bob@example.org")[0]["Subject"]) == "Join the community “CoP Pédagogie”"
+    )
     assert "Hello Bob" in bob and "Unsubscribe" in bob
     assert "Bonjour Anne" in anne and "désabonner" in anne.lower()
     with database.session() as session:
@@ -309,3 +315,56 @@ def test_people_export_lists_states_and_sources(
     assert len(rows) == 3 and all(",network,prospect," in row for row in rows)
     with database.session() as session:
         assert session.scalar(select(Campaign.id)) is None
+
+
+def test_preview_for_any_recipient_and_test_send_to_self(
+    app: Flask, seeded: Seeded, smtp_sink: Sink, database: Database
+) -> None:
+    client = app.test_client()
+    sign_in(client, seeded.user_email)
+    token = csrf_token(client, f"/communities/{seeded.slug}")
+    created = client.post(f"/communities/{seeded.slug}/campaigns/new", data={"csrf_token": token})
+    page = created.headers["Location"].removesuffix("/edit")
+    with database.session() as session:
+        bob = session.scalar(select(Person.id).where(Person.email == "bob@example.org"))
+    english = client.get(f"{page}/preview.txt?person={bob}").get_data(as_text=True)
+    assert "Hello Bob" in english and "Join the community" in english
+    french = client.get(f"{page}/preview.txt?person={bob}&lang=fr").get_data(as_text=True)
+    assert "Bonjour Bob" in french and "Rejoignez la communauté" in french
+    frame = client.get(f"{page}/preview.html")
+    assert "script-src" not in frame.headers["Content-Security-Policy"]
+    assert client.get(f"{page}/preview.txt?person=999999").status_code == 404
+    assert smtp_sink.envelopes == []
+
+    state = app.extensions["amorce"]
+    from webapp.mail import SmtpConnection
+    from webapp.services.campaigns import send_test
+
+    campaign_id = int(page.rsplit("/", 1)[1])
+    with database.session() as session, SmtpConnection(state.config.smtp_url) as connection:
+        send_test(
+            session,
+            state.config,
+            state.renderer,
+            connection,
+            campaign_id,
+            email=seeded.user_email,
+            name="Coord",
+            locale="fr",
+        )
+    sent = smtp_sink.to(seeded.user_email)
+    assert len(sent) == 1 and str(sent[0]["Subject"]).startswith("[TEST] Rejoignez")
+
+
+def test_campaign_counts_who_answered(app: Flask, seeded: Seeded, smtp_sink: Sink) -> None:
+    coordinator = app.test_client()
+    campaign_id = launch(coordinator, seeded)
+    send_all(app, campaign_id)
+    prospect = app.test_client()
+    prospect.get(f"/r/{token_of(smtp_sink.to('bob@example.org')[0])}")
+    prospect.post("/respond/not-now", data={"csrf_token": csrf_token(prospect, "/respond")})
+    status = coordinator.get(f"/communities/{seeded.slug}/campaigns/{campaign_id}/status.json")
+    assert status.json is not None
+    assert status.json["counts"]["answered"] == 1 and status.json["counts"]["sent"] == 3
+    page = coordinator.get(f"/communities/{seeded.slug}/campaigns/{campaign_id}")
+    assert 'data-count="answered">1<' in page.get_data(as_text=True)

@@ -137,7 +137,7 @@ def build_message(
 ) -> MIMEMultipart:
     """A multipart/alternative message, built with the fast legacy API."""
     message = MIMEMultipart("alternative")
-    message["Subject"] = Header(check_header(rendered.subject), "utf-8").encode()
+    message["Subject"] = Header(check_header(rendered.subject), "utf-8")  # type: ignore[assignment]
     message["From"] = check_header(from_header)
     message["To"] = check_header(to_header)
     message["Date"] = formatdate(localtime=False)
