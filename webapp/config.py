@@ -63,7 +63,9 @@ class Config:
         if urlsplit(self.base_url).scheme not in ("http", "https"):
             raise ConfigError("AMORCE_BASE_URL must start with http:// or https://")
         if urlsplit(self.smtp_url).scheme not in ("smtp", "smtps", "smtp+starttls"):
-            raise ConfigError("AMORCE_SMTP_URL must start with smtp://, smtps:// or smtp+starttls://")
+            raise ConfigError(
+                "AMORCE_SMTP_URL must start with smtp://, smtps:// or smtp+starttls://"
+            )
 
     @property
     def https(self) -> bool:

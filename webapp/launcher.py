@@ -75,8 +75,12 @@ def run_stack(config: Config, *, host: str, port: int, demo: bool) -> None:
     children: list[subprocess.Popen[Any]] = [
         subprocess.Popen([*base, "worker", "--loglevel=WARNING", *pool], env=child_env),
         subprocess.Popen(
-            [*base, "beat", "--loglevel=WARNING",
-             f"--schedule={config.instance_path / 'celerybeat-schedule'}"],
+            [
+                *base,
+                "beat",
+                "--loglevel=WARNING",
+                f"--schedule={config.instance_path / 'celerybeat-schedule'}",
+            ],
             env=child_env,
         ),
     ]

@@ -32,6 +32,10 @@ _UTF8_QP = email_charset.Charset("utf-8")
 _UTF8_QP.body_encoding = email_charset.QP
 
 
+class NotSent(Exception):
+    """The connection failed before DATA: the message was certainly not delivered."""
+
+
 class HeaderInjection(ValueError):
     """A header value holds a line break."""
 
@@ -183,11 +187,54 @@ class SmtpConnection:
             client.login(self.username, self.password or "")
         return client
 
-    def send(self, message: MIMEMultipart, envelope_from: str, recipient: str) -> None:
-        """Send one message; SMTP errors propagate for the caller to classify."""
+    def _envelope(self, envelope_from: str, recipient: str) -> smtplib.SMTP:
+        """MAIL FROM and RCPT TO on an open connection; refusals raise smtplib's errors."""
         if self._client is None:
             self._client = self._open()
-        self._client.sendmail(envelope_from, [recipient], message.as_bytes(policy=SMTP_POLICY))
+        client = self._client
+        client.ehlo_or_helo_if_needed()
+        code, reply = client.mail(envelope_from)
+        if code != 250:
+            self._after_refusal(code)
+            raise smtplib.SMTPSenderRefused(code, reply, envelope_from)
+        code, reply = client.rcpt(recipient)
+        if code not in (250, 251):
+            self._after_refusal(code)
+            raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+        return client
+
+    def _after_refusal(self, code: int) -> None:
+        if code == 421:  # the server is closing the channel
+            self.reset()
+            return
+        try:
+            assert self._client is not None
+            self._client.rset()
+        except (smtplib.SMTPException, OSError):
+            self.reset()
+
+    def send(self, message: MIMEMultipart, envelope_from: str, recipient: str) -> None:
+        """Send one message; SMTP refusals propagate for the caller to classify.
+
+        A connection lost before DATA (an idle connection the server closed, say) is retried
+        once on a fresh one, then raises :class:`NotSent`: nothing was delivered. A connection
+        lost during or after DATA raises ``SMTPServerDisconnected``: the outcome is unknown.
+        """
+        for attempt in (1, 2):
+            try:
+                client = self._envelope(envelope_from, recipient)
+                break
+            except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused):
+                raise
+            except OSError as exc:  # includes SMTPServerDisconnected
+                self.reset()
+                if attempt == 2:
+                    raise NotSent(str(exc)) from exc
+        try:
+            client.data(message.as_bytes(policy=SMTP_POLICY))
+        except smtplib.SMTPDataError:
+            self._after_refusal(0)
+            raise
 
     def reset(self) -> None:
         """Drop the connection after an error so the next send opens a fresh one."""

@@ -81,9 +81,7 @@ class Membership(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
-    person_id: Mapped[int] = mapped_column(
-        ForeignKey("persons.id", ondelete="CASCADE"), index=True
-    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
     state: Mapped[str] = mapped_column(String(20), default=MembershipState.PROSPECT)
     source: Mapped[str] = mapped_column(String(20), default=Source.LIST)
     participation_level: Mapped[str] = mapped_column(String(20), default="")

@@ -18,6 +18,7 @@ from webapp.config import Config
 from webapp.i18n import LOCALES, pick_locale, translations_for
 from webapp.mail import (
     EmailRenderer,
+    NotSent,
     RenderedEmail,
     SmtpConnection,
     address_header,
@@ -540,6 +541,8 @@ def _send_one(
     except smtplib.SMTPResponseException as exc:
         connection.reset()
         return _after_refusal(session, delivery, exc.smtp_code, exc.smtp_error, at_rcpt=False)
+    except NotSent as exc:
+        return _retry_later(session, delivery, f"not sent: {exc}")
     except (smtplib.SMTPServerDisconnected, OSError) as exc:
         # The server may or may not have taken the message: never guess, record it as unknown.
         connection.reset()
@@ -562,19 +565,7 @@ def _after_refusal(
     text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
     error = f"{code} {text}"
     if 400 <= code < 500 and delivery.attempts < MAX_ATTEMPTS:
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery.id, Delivery.claim == delivery.claim)
-            .values(
-                state=DeliveryState.PENDING,
-                claim=None,
-                lease_expires_at=None,
-                due_at=utcnow() + RETRY_DELAY * delivery.attempts,
-                error=error,
-            )
-        )
-        session.commit()
-        return DeliveryState.PENDING
+        return _retry_later(session, delivery, error)
     state = DeliveryState.BOUNCED if code >= 500 and at_rcpt else DeliveryState.FAILED
     _finish(session, delivery.id, delivery.claim, state, error=error)
     if state == DeliveryState.BOUNCED:
@@ -585,6 +576,26 @@ def _after_refusal(
             )
             session.commit()
     return state
+
+
+def _retry_later(session: Session, delivery: Delivery, error: str) -> str:
+    """Back to ``pending``, due after a delay that grows with the attempts (a row, no countdown)."""
+    if delivery.attempts >= MAX_ATTEMPTS:
+        _finish(session, delivery.id, delivery.claim, DeliveryState.FAILED, error=error)
+        return DeliveryState.FAILED
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery.id, Delivery.claim == delivery.claim)
+        .values(
+            state=DeliveryState.PENDING,
+            claim=None,
+            lease_expires_at=None,
+            due_at=utcnow() + RETRY_DELAY * delivery.attempts,
+            error=error,
+        )
+    )
+    session.commit()
+    return DeliveryState.PENDING
 
 
 def _finish(

@@ -1,0 +1,83 @@
+"""What each SMTP answer does to a recipient (RELIABILITY S7): retry, bounce, unknown, sent."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import time_machine
+from sink import DROP, Sink
+from sqlalchemy import select
+
+from webapp.config import Config
+from webapp.db import Database
+from webapp.mail import EmailRenderer
+from webapp.models import Delivery, Person, utcnow
+from webapp.services import campaigns, communities, people
+from workers.campaigns import drain_with
+
+CSV = """email,first_name
+ok@example.org,Ok
+soft@soft.test,Soft
+hard@hard.test,Hard
+drop@drop.test,Drop
+"""
+
+
+def states(database: Database, campaign_id: int) -> dict[str, tuple[str, int]]:
+    with database.session() as session:
+        rows = session.execute(
+            select(Person.email, Delivery.state, Delivery.attempts)
+            .join(Delivery, Delivery.person_id == Person.id)
+            .where(Delivery.campaign_id == campaign_id)
+        )
+        return {email: (state, attempts) for email, state, attempts in rows}
+
+
+def test_soft_hard_and_dropped_recipients(
+    database: Database, config: Config, smtp_sink: Sink
+) -> None:
+    smtp_sink.reply_for["soft.test"] = ["421 4.7.0 try again later"] * 3
+    smtp_sink.reply_for["hard.test"] = "550 5.1.1 no such user"
+    smtp_sink.reply_for["drop.test"] = DROP
+    settings = config.with_overrides(smtp_url=smtp_sink.url)
+    with database.session() as session:
+        community_id = communities.create_community(
+            session,
+            communities.CommunityData(
+                name="CoP",
+                slug="cop",
+                sender_name="CoP",
+                organization="Org",
+                postal_address="1 rue",
+                contact_email="cop@example.org",
+            ),
+        )
+        people.import_people(session, community_id, CSV, source="list", consent="express")
+        campaign_id = campaigns.create_campaign(session, community_id)
+        campaigns.launch_campaign(session, campaign_id)
+    renderer = EmailRenderer()
+    while drain_with(settings, database, campaign_id, renderer):
+        pass
+    after_first = states(database, campaign_id)
+    assert after_first["ok@example.org"] == ("sent", 1)
+    assert after_first["soft@soft.test"] == ("pending", 1)
+    assert after_first["hard@hard.test"][0] == "bounced"
+    assert after_first["drop@drop.test"][0] == "unknown"
+    assert len(smtp_sink.to("ok@example.org")) == 1
+    with database.session() as session:
+        assert people.is_suppressed(session, community_id, "hard@hard.test")
+        assert not people.is_suppressed(session, community_id, "soft@soft.test")
+
+    # Retries are rows due later, not countdowns: nothing happens before they are due.
+    assert drain_with(settings, database, campaign_id, renderer) == 0
+    for hours in (1, 2, 3):
+        with time_machine.travel(utcnow() + timedelta(hours=hours), tick=False):
+            while drain_with(settings, database, campaign_id, renderer):
+                pass
+    final = states(database, campaign_id)
+    assert final["soft@soft.test"] == ("sent", 4)
+    assert len(smtp_sink.to("soft@soft.test")) == 1
+    assert final["hard@hard.test"][1] == 1, "a hard bounce is never retried"
+    with database.session() as session:
+        counts = campaigns.campaign_counts(session, campaign_id)
+    assert (counts["sent"], counts["bounced"], counts["unknown"]) == (2, 1, 1)
