@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from sink import ACTIVE_PORTS
 from sink import _free_port as free_port
-from web_helpers import PASSWORD, Seeded, csrf_token, seed, sign_in
+from web_helpers import PASSWORD, Seeded, csrf_token, running_app, seed, sign_in
 
 from webapp import create_app
 from webapp.catcher import start_catcher
@@ -41,10 +41,16 @@ def test_community_form_names_the_wrong_field_and_keeps_the_rest(
     client = app.test_client()
     sign_in(client, seeded.user_email)
     form = {
-        "csrf_token": csrf_token(client, "/communities/new"), "name": "CoP Évaluation",
-        "slug": "Not A Slug", "benefits": "Apprendre\nPartager", "language": "fr",
-        "timezone": "America/Toronto", "sender_name": "Équipe", "organization": "Université",
-        "postal_address": "1 rue Principale", "contact_email": "cop@example.org",
+        "csrf_token": csrf_token(client, "/communities/new"),
+        "name": "CoP Évaluation",
+        "slug": "Not A Slug",
+        "benefits": "Apprendre\nPartager",
+        "language": "fr",
+        "timezone": "America/Toronto",
+        "sender_name": "Équipe",
+        "organization": "Université",
+        "postal_address": "1 rue Principale",
+        "contact_email": "cop@example.org",
         "domain": "Évaluation des apprentissages",
     }
     refused = client.post("/communities/new", data=form)
@@ -60,9 +66,7 @@ def test_community_form_names_the_wrong_field_and_keeps_the_rest(
     assert "CoP Évaluation" in overview
 
 
-def test_csv_import_reports_each_bad_line_and_keeps_good_ones(
-    app: Flask, seeded: Seeded
-) -> None:
+def test_csv_import_reports_each_bad_line_and_keeps_good_ones(app: Flask, seeded: Seeded) -> None:
     client = app.test_client()
     sign_in(client, seeded.user_email)
     path = f"/communities/{seeded.slug}/people/import"
@@ -73,10 +77,16 @@ def test_csv_import_reports_each_bad_line_and_keeps_good_ones(
         b"not-an-address,X,fr\n"
         b"other@example.org,Other,de\n"
     )
-    response = client.post(path, data={
-        "csrf_token": csrf_token(client, path), "source": "network", "consent": "express",
-        "file": (io.BytesIO(data), "network.csv"),
-    }, content_type="multipart/form-data")
+    response = client.post(
+        path,
+        data={
+            "csrf_token": csrf_token(client, path),
+            "source": "network",
+            "consent": "express",
+            "file": (io.BytesIO(data), "network.csv"),
+        },
+        content_type="multipart/form-data",
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Line 3" in page and "column email" in page
@@ -90,10 +100,16 @@ def test_implied_consent_without_note_is_refused_by_the_form(app: Flask, seeded:
     client = app.test_client()
     sign_in(client, seeded.user_email)
     path = f"/communities/{seeded.slug}/people/import"
-    response = client.post(path, data={
-        "csrf_token": csrf_token(client, path), "source": "list", "consent": "implied",
-        "file": (io.BytesIO(b"email\nsomeone@example.org\n"), "list.csv"),
-    }, content_type="multipart/form-data")
+    response = client.post(
+        path,
+        data={
+            "csrf_token": csrf_token(client, path),
+            "source": "list",
+            "consent": "implied",
+            "file": (io.BytesIO(b"email\nsomeone@example.org\n"), "list.csv"),
+        },
+        content_type="multipart/form-data",
+    )
     assert "consent_note-error" in response.get_data(as_text=True)
     listing = client.get(f"/communities/{seeded.slug}/people/").get_data(as_text=True)
     assert "someone@example.org" not in listing
@@ -112,7 +128,6 @@ def test_dev_mailbox_shows_caught_mail_with_clickable_links(app: Flask, config: 
     catcher = start_catcher(config.mailbox_path, port=port)
     ACTIVE_PORTS.add(port)
     try:
-
         message = MIMEText("Bonjour, votre lien : http://127.0.0.1:5000/r/abc", "plain", "utf-8")
         message["Subject"] = "Invitation"
         message["From"] = "a@example.org"
@@ -131,24 +146,51 @@ def test_dev_mailbox_shows_caught_mail_with_clickable_links(app: Flask, config: 
 
 
 def test_dev_mailbox_is_absent_in_production(config: Config) -> None:
-    app = create_app(config.with_overrides(env="production", broker_url="memory://"))
-    assert app.test_client().get("/dev/mailbox/").status_code == 404
+    with running_app(config.with_overrides(env="production")) as app:
+        assert app.test_client().get("/dev/mailbox/").status_code == 404
 
 
 def test_users_create_from_the_cli(database: Database, tmp_path: Path) -> None:
-    env = {"AMORCE_DATABASE_URL": database.url, "AMORCE_INSTANCE_PATH": str(tmp_path),
-           "PATH": "/usr/bin:/bin"}
+    env = {
+        "AMORCE_DATABASE_URL": database.url,
+        "AMORCE_INSTANCE_PATH": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+    }
     result = subprocess.run(
-        [sys.executable, "-m", "webapp.cli", "users", "create", "Chef@Example.org",
-         "--role", "admin", "--password-stdin"],
-        input=PASSWORD + "\n", env=env, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "webapp.cli",
+            "users",
+            "create",
+            "Chef@Example.org",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        input=PASSWORD + "\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     with database.session() as session:
         assert users.authenticate(session, "chef@example.org", PASSWORD) is not None
     again = subprocess.run(
-        [sys.executable, "-m", "webapp.cli", "users", "create", "chef@example.org",
-         "--password-stdin"],
-        input=PASSWORD + "\n", env=env, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "webapp.cli",
+            "users",
+            "create",
+            "chef@example.org",
+            "--password-stdin",
+        ],
+        input=PASSWORD + "\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert again.returncode == 1 and "already exists" in again.stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from web_helpers import PASSWORD, csrf_token, seed
+from web_helpers import PASSWORD, csrf_token, running_app, seed
 
 from webapp import create_app
 from webapp.config import Config
@@ -40,17 +40,17 @@ def test_https_deployment_uses_host_prefixed_secure_cookies_and_hsts(
 
 
 def test_plain_http_on_loopback_keeps_working_without_hsts(config: Config) -> None:
-    app = create_app(config.with_overrides(broker_url="memory://"))
-    response = app.test_client().get("/login")
+    with running_app(config) as app:
+        response = app.test_client().get("/login")
     assert response.status_code == 200
     assert "Strict-Transport-Security" not in response.headers
     assert "Secure" not in response.headers.get("Set-Cookie", "")
 
 
 def test_guessing_personal_links_is_rate_limited(config: Config) -> None:
-    app = create_app(config.with_overrides(broker_url="memory://", token_rate_limit="5 per minute"))
-    client = app.test_client()
-    codes = [client.get(f"/r/guess{i:04d}xxxxxxxxxxxxxxxxxx").status_code for i in range(8)]
+    with running_app(config.with_overrides(token_rate_limit="5 per minute")) as app:
+        client = app.test_client()
+        codes = [client.get(f"/r/guess{i:04d}xxxxxxxxxxxxxxxxxx").status_code for i in range(8)]
     assert codes[:5] == [404] * 5
     assert codes[5:] == [429] * 3
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from flask import Flask
 from flask.testing import FlaskClient
 
+from webapp import create_app
+from webapp.config import Config
 from webapp.db import Database
 from webapp.services import communities, people, users
 
@@ -34,10 +39,15 @@ def seed(database: Database, *, email: str = "coord@example.org", slug: str = "c
         community_id = communities.create_community(
             session,
             communities.CommunityData(
-                name="CoP Pédagogie", slug=slug, language="fr", domain="Pédagogie numérique",
+                name="CoP Pédagogie",
+                slug=slug,
+                language="fr",
+                domain="Pédagogie numérique",
                 benefits=["Partager vos pratiques", "Apprendre des collègues"],
-                sender_name="Équipe CoP", organization="Université Test",
-                postal_address="1 rue de l'Université, Québec", contact_email="cop@example.org",
+                sender_name="Équipe CoP",
+                organization="Université Test",
+                postal_address="1 rue de l'Université, Québec",
+                contact_email="cop@example.org",
             ),
             user_id=user_id,
         )
@@ -59,6 +69,17 @@ def csrf_token(client: FlaskClient, path: str) -> str:
 def sign_in(client: FlaskClient, email: str) -> None:
     """Sign in through the login form."""
     token = csrf_token(client, "/login")
-    response = client.post("/login", data={"csrf_token": token, "email": email,
-                                           "password": PASSWORD})
+    response = client.post(
+        "/login", data={"csrf_token": token, "email": email, "password": PASSWORD}
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
+
+
+@contextmanager
+def running_app(config: Config) -> Iterator[Flask]:
+    """An app on an in-memory broker whose database pool is closed afterwards."""
+    app = create_app(config.with_overrides(broker_url="memory://"))
+    try:
+        yield app
+    finally:
+        app.extensions["amorce"].database.dispose()
