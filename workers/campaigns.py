@@ -9,7 +9,8 @@ from celery import shared_task
 from webapp.config import Config
 from webapp.db import Database
 from webapp.mail import EmailRenderer, SmtpConnection
-from webapp.services import campaigns as service
+from webapp.services import deliveries as service
+from webapp.services.campaigns import complete_if_done
 from workers.dispatch import queue_campaign
 from workers.runtime import runtime
 
@@ -23,7 +24,7 @@ def drain_with(
             session, campaign_id, size=config.batch_size, lease_seconds=config.lease_seconds
         )
         if not ids:
-            service.complete_if_done(session, campaign_id)
+            complete_if_done(session, campaign_id)
             return 0
         with SmtpConnection(config.smtp_url) as connection:
             service.send_claimed(session, config, renderer or EmailRenderer(), connection, claim)

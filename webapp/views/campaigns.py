@@ -20,8 +20,10 @@ from sqlalchemy import select
 
 from forms.campaigns import CampaignForm, TestSendForm
 from webapp.extensions import db_session, state
+from webapp.mail import RenderedEmail
 from webapp.models import Campaign, CampaignState, Membership, Person
 from webapp.services import campaigns as service
+from webapp.services import deliveries
 from webapp.services.errors import DomainError
 from workers.dispatch import queue_campaign, queue_test_send
 
@@ -149,7 +151,7 @@ def preview_text(slug: str, campaign_id: int) -> ResponseReturnValue:
     return Response(f"{rendered.subject}\n\n{rendered.text}", mimetype="text/plain")
 
 
-def _preview(campaign: Campaign) -> service.RenderedEmail:
+def _preview(campaign: Campaign) -> RenderedEmail:
     person_id = request.args.get("person", type=int)
     lang = request.args.get("lang")
     if person_id is not None:
@@ -161,7 +163,7 @@ def _preview(campaign: Campaign) -> service.RenderedEmail:
         if member is None:
             abort(404)
     app_state = state()
-    return service.preview(
+    return deliveries.preview(
         db_session(),
         app_state.config,
         app_state.renderer,
