@@ -29,9 +29,15 @@ def test_compose_runs_the_whole_stack_with_health_checks() -> None:
     for name in ("web", "redis", "postgres"):
         assert "healthcheck" in services[name], name
     environment = services["worker"]["environment"]
-    for variable in ("AMORCE_DATABASE_URL", "AMORCE_BROKER_URL", "AMORCE_SMTP_URL",
-                     "AMORCE_BASE_URL", "AMORCE_SECRET_KEY", "AMORCE_MAIL_FROM",
-                     "AMORCE_REPLY_DOMAIN"):
+    for variable in (
+        "AMORCE_DATABASE_URL",
+        "AMORCE_BROKER_URL",
+        "AMORCE_SMTP_URL",
+        "AMORCE_BASE_URL",
+        "AMORCE_SECRET_KEY",
+        "AMORCE_MAIL_FROM",
+        "AMORCE_REPLY_DOMAIN",
+    ):
         assert variable in environment, variable
     assert services["web"]["environment"] == environment == services["beat"]["environment"]
 
@@ -42,6 +48,10 @@ def test_docker_compose_accepts_the_file() -> None:
         import pytest
 
         pytest.skip("docker-compose is not installed (.ci/run installs it)")
-    result = subprocess.run([tool, "-f", str(ROOT / "compose.yaml"), "config", "-q"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [tool, "-f", str(ROOT / "compose.yaml"), "config", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr

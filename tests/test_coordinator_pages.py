@@ -123,7 +123,9 @@ def test_pages_speak_french_by_default_and_english_on_request(app: Flask) -> Non
     assert 'lang="en"' in client.get("/login").get_data(as_text=True)
 
 
-def test_dev_mailbox_shows_caught_mail_with_clickable_links(app: Flask, config: Config) -> None:
+def test_dev_mailbox_shows_caught_mail_with_clickable_links(
+    app: Flask, config: Config, seeded: Seeded
+) -> None:
     port = free_port()
     catcher = start_catcher(config.mailbox_path, port=port)
     ACTIVE_PORTS.add(port)
@@ -138,6 +140,8 @@ def test_dev_mailbox_shows_caught_mail_with_clickable_links(app: Flask, config: 
         ACTIVE_PORTS.discard(port)
         catcher.stop()
     client = app.test_client()
+    assert client.get("/dev/mailbox/").status_code == 302, "the mailbox is for coordinators"
+    sign_in(client, seeded.user_email)
     index = client.get("/dev/mailbox/").get_data(as_text=True)
     assert "Invitation" in index
     key = index.split('href="/dev/mailbox/')[1].split('"')[0]

@@ -32,8 +32,10 @@ def recruitment_values(locale: str) -> dict[str, object]:
         "link": "https://amorce.example.org/r/TOKEN",
         "unsubscribe_url": "https://amorce.example.org/u/TOKEN",
         "sender": {
-            "name": "Équipe CoP", "organization": "Université Test",
-            "postal_address": "1 rue de l'Université, Québec", "contact_email": "cop@example.org",
+            "name": "Équipe CoP",
+            "organization": "Université Test",
+            "postal_address": "1 rue de l'Université, Québec",
+            "contact_email": "cop@example.org",
         },
     }
 

@@ -27,7 +27,11 @@ LINK = re.compile(r"http://127\.0\.0\.1:5000/r/([A-Za-z0-9_-]+)")
 
 @pytest.fixture
 def app(config: Config, smtp_sink: Sink) -> Iterator[Flask]:
-    application = create_app(config.with_overrides(smtp_url=smtp_sink.url, broker_url="memory://"))
+    application = create_app(
+        config.with_overrides(
+            smtp_url=smtp_sink.url, broker_url="memory://", reply_domain="reply.example.org"
+        )
+    )
     yield application
     application.extensions["amorce"].database.dispose()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import time_machine
-from sink import DROP, Sink
+from sink import ACTIVE_PORTS, DROP, Sink
 from sqlalchemy import select
 
 from webapp.config import Config
@@ -81,3 +81,59 @@ def test_soft_hard_and_dropped_recipients(
     with database.session() as session:
         counts = campaigns.campaign_counts(session, campaign_id)
     assert (counts["sent"], counts["bounced"], counts["unknown"]) == (2, 1, 1)
+
+
+def test_a_server_outage_fails_no_recipient(
+    database: Database, config: Config, smtp_sink: Sink
+) -> None:
+    settings = config.with_overrides(smtp_url=smtp_sink.url)
+    with database.session() as session:
+        community_id = communities.create_community(
+            session,
+            communities.CommunityData(
+                name="CoP",
+                slug="cop",
+                sender_name="CoP",
+                organization="Org",
+                postal_address="1 rue",
+                contact_email="cop@example.org",
+            ),
+        )
+        people.import_people(session, community_id, CSV, source="list", consent="express")
+        campaign_id = campaigns.create_campaign(session, community_id)
+        campaigns.launch_campaign(session, campaign_id)
+    port = smtp_sink.port
+    smtp_sink.stop()
+    ACTIVE_PORTS.add(port)  # the guard lets the code reach the (now silent) sink's port
+    try:
+        drain_with(settings, database, campaign_id, EmailRenderer())
+    finally:
+        ACTIVE_PORTS.discard(port)
+    outage = states(database, campaign_id)
+    assert set(outage.values()) == {("pending", 0)}, "nothing failed, no attempt counted"
+
+    smtp_sink.start()
+    later = config.with_overrides(smtp_url=smtp_sink.url)
+    with time_machine.travel(utcnow() + timedelta(minutes=10), tick=False):
+        while drain_with(later, database, campaign_id, EmailRenderer()):
+            pass
+    assert states(database, campaign_id)["ok@example.org"] == ("sent", 1)
+
+
+def test_an_international_domain_is_sent_in_ascii_and_a_non_ascii_mailbox_refused(
+    database: Database,
+) -> None:
+    with database.session() as session:
+        community_id = communities.create_community(
+            session, communities.CommunityData(name="CoP", slug="cop")
+        )
+        report = people.import_people(
+            session,
+            community_id,
+            "email\nanne@exémple.org\njosé@example.org\n",
+            source="list",
+            consent="express",
+        )
+        emails = [row.email for row in people.list_people(session, community_id)]
+    assert emails == ["anne@xn--exmple-cva.org"]
+    assert [(p.line, p.column) for p in report.problems] == [(3, "email")]

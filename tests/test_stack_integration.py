@@ -54,9 +54,21 @@ def stack_env(database: Database, smtp_sink: Sink, tmp_path: Path) -> dict[str, 
 def worker(stack_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     log = (tmp_path / "worker.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--pool=solo",
-         "--loglevel=WARNING", "--without-gossip", "--without-mingle"],
-        env=stack_env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers.app",
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env=stack_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     yield process
     process.terminate()
@@ -70,15 +82,22 @@ def worker(stack_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Pop
 def amorce(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     """Run the CLI; fail the test with its output when it fails."""
     result = subprocess.run(
-        [sys.executable, "-m", "webapp.cli", *args], env=env, capture_output=True, text=True,
-        input=stdin, timeout=120,
+        [sys.executable, "-m", "webapp.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=120,
     )
     assert result.returncode == 0, f"amorce {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
     return result.stdout
 
 
 def test_cli_campaign_through_a_worker_reaches_every_prospect(
-    stack_env: dict[str, str], worker: subprocess.Popen[bytes], smtp_sink: Sink, tmp_path: Path,
+    stack_env: dict[str, str],
+    worker: subprocess.Popen[bytes],
+    smtp_sink: Sink,
+    tmp_path: Path,
     config: Config,
 ) -> None:
     rows = ["email,first_name,last_name,language,organization,timezone"]
@@ -90,16 +109,35 @@ def test_cli_campaign_through_a_worker_reaches_every_prospect(
     prospects.write_text("\n".join(rows) + "\n", encoding="utf-8")
 
     amorce(stack_env, "db", "upgrade")
-    amorce(stack_env, "communities", "create", "CoP Intégration", "--slug", "cop-int",
-           "--benefit", "Partager vos pratiques")
-    amorce(stack_env, "people", "import", "cop-int", str(prospects), "--source", "network",
-           "--consent", "express")
-    campaign_id = int(amorce(stack_env, "campaigns", "launch", "cop-int",
-                             "--kind", "recruitment").strip())
+    amorce(
+        stack_env,
+        "communities",
+        "create",
+        "CoP Intégration",
+        "--slug",
+        "cop-int",
+        "--benefit",
+        "Partager vos pratiques",
+    )
+    amorce(
+        stack_env,
+        "people",
+        "import",
+        "cop-int",
+        str(prospects),
+        "--source",
+        "network",
+        "--consent",
+        "express",
+    )
+    campaign_id = int(
+        amorce(stack_env, "campaigns", "launch", "cop-int", "--kind", "recruitment").strip()
+    )
 
     smtp_sink.wait_for(PROSPECTS, timeout=90)
-    status = json.loads(amorce(stack_env, "campaigns", "status", str(campaign_id),
-                               "--format", "json"))[0]
+    status = json.loads(
+        amorce(stack_env, "campaigns", "status", str(campaign_id), "--format", "json")
+    )[0]
     assert status["sent"] == PROSPECTS and status["pending"] == 0
     recipients = [r for e in smtp_sink.envelopes for r in e.rcpt_tos]
     assert sorted(recipients) == sorted(f"p{i}@example.org" for i in range(PROSPECTS))
@@ -110,32 +148,53 @@ def test_cli_campaign_through_a_worker_reaches_every_prospect(
         assert "Université Test" in text and "http://127.0.0.1:5000/r/" in text
 
     # The prospect answers through their link; the CLI then lists them as interested.
-    link = re.search(r"http://127\.0\.0\.1:5000(/r/\S+)",
-                     smtp_sink.to("p1@example.org")[0].get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    link = re.search(
+        r"http://127\.0\.0\.1:5000(/r/\S+)",
+        smtp_sink.to("p1@example.org")[0].get_body(("plain",)).get_content(),
+    )  # type: ignore[union-attr]
     assert link
     app = create_app(config.with_overrides(broker_url="memory://"))
     client = app.test_client()
     assert client.get(link.group(1)).status_code == 303
     page = client.get("/respond").get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-    answered = client.post("/respond", data={
-        "csrf_token": token, "question_interest_level": "high",
-        "question_participation_level": "active",
-    })
+    answered = client.post(
+        "/respond",
+        data={
+            "csrf_token": token,
+            "question_interest_level": "high",
+            "question_participation_level": "active",
+        },
+    )
     assert answered.status_code == 303
     app.extensions["amorce"].database.dispose()
 
-    listing = list(csv.DictReader(io.StringIO(amorce(stack_env, "people", "list", "cop-int",
-                                                      "--format", "csv"))))
+    listing = list(
+        csv.DictReader(
+            io.StringIO(amorce(stack_env, "people", "list", "cop-int", "--format", "csv"))
+        )
+    )
     states = {row["email"]: row["state"] for row in listing}
     assert states["p1@example.org"] == "interested"
     assert sum(1 for s in states.values() if s == "invited") == PROSPECTS - 1
-    assert {"email", "first_name", "last_name", "language", "organization", "source", "state",
-            "suppressed", "consent"} <= set(listing[0])
+    assert {
+        "email",
+        "first_name",
+        "last_name",
+        "language",
+        "organization",
+        "source",
+        "state",
+        "suppressed",
+        "consent",
+    } <= set(listing[0])
 
 
 def test_launch_wait_delivers_exactly_once_and_unsubscribed_are_never_mailed(
-    stack_env: dict[str, str], worker: subprocess.Popen[bytes], smtp_sink: Sink, tmp_path: Path,
+    stack_env: dict[str, str],
+    worker: subprocess.Popen[bytes],
+    smtp_sink: Sink,
+    tmp_path: Path,
 ) -> None:
     prospects = tmp_path / "few.csv"
     prospects.write_text(
@@ -143,10 +202,20 @@ def test_launch_wait_delivers_exactly_once_and_unsubscribed_are_never_mailed(
         encoding="utf-8",
     )
     amorce(stack_env, "communities", "create", "CoP Attente", "--slug", "cop-wait")
-    amorce(stack_env, "people", "import", "cop-wait", str(prospects), "--source", "list",
-           "--consent", "implied", "--consent-note", "Membres du réseau depuis 2024")
-    output = amorce(stack_env, "campaigns", "launch", "cop-wait", "--kind", "recruitment",
-                    "--wait")
+    amorce(
+        stack_env,
+        "people",
+        "import",
+        "cop-wait",
+        str(prospects),
+        "--source",
+        "list",
+        "--consent",
+        "implied",
+        "--consent-note",
+        "Membres du réseau depuis 2024",
+    )
+    output = amorce(stack_env, "campaigns", "launch", "cop-wait", "--kind", "recruitment", "--wait")
     assert "3 sent" in output
     assert len(smtp_sink.envelopes) == 3
 

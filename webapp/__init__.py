@@ -54,6 +54,15 @@ def create_app(config: Config | None = None) -> Flask:
         RATELIMIT_HEADERS_ENABLED=True,
         TESTING=config.testing,
     )
+    if config.proxy_count:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=config.proxy_count,
+            x_proto=config.proxy_count,
+            x_host=config.proxy_count,
+        )
     database = Database(config.database_url)
     app.extensions["amorce"] = AppState(
         config=config, database=database, renderer=EmailRenderer(), celery=make_celery(config)

@@ -36,7 +36,8 @@ class Config:
     smtp_url: str = ""
     base_url: str = "http://127.0.0.1:5000"
     mail_from: str = "Amorce <amorce@localhost>"
-    reply_domain: str = "reply.localhost"
+    reply_domain: str = ""
+    proxy_count: int = 0
     env: str = "development"
     ratelimit_storage_url: str = "memory://"
     token_rate_limit: str = "60 per minute"
@@ -121,6 +122,7 @@ class Config:
             "token_lifetime_days": "AMORCE_TOKEN_LIFETIME_DAYS",
             "batch_size": "AMORCE_BATCH_SIZE",
             "lease_seconds": "AMORCE_LEASE_SECONDS",
+            "proxy_count": "AMORCE_PROXY_COUNT",
         }
         for name, var in number_settings.items():
             if env.get(var):

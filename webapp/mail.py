@@ -33,7 +33,10 @@ _UTF8_QP.body_encoding = email_charset.QP
 
 
 class NotSent(Exception):
-    """The connection failed before DATA: the message was certainly not delivered."""
+    """The server could not be used (connect, greeting, login, MAIL FROM, or a drop before DATA).
+
+    The message was certainly not delivered, and the fault is the server's, not the recipient's.
+    """
 
 
 class HeaderInjection(ValueError):
@@ -175,6 +178,12 @@ class SmtpConnection:
         self._client: smtplib.SMTP | None = None
 
     def _open(self) -> smtplib.SMTP:
+        try:
+            return self._connect()
+        except (smtplib.SMTPException, OSError) as exc:
+            raise NotSent(f"cannot use {self.host}:{self.port}: {exc}") from exc
+
+    def _connect(self) -> smtplib.SMTP:
         if self.scheme == "smtps":
             client: smtplib.SMTP = smtplib.SMTP_SSL(
                 self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
@@ -196,7 +205,7 @@ class SmtpConnection:
         code, reply = client.mail(envelope_from)
         if code != 250:
             self._after_refusal(code)
-            raise smtplib.SMTPSenderRefused(code, reply, envelope_from)
+            raise NotSent(f"MAIL FROM refused: {code} {reply.decode(errors='replace')}")
         code, reply = client.rcpt(recipient)
         if code not in (250, 251):
             self._after_refusal(code)
@@ -224,7 +233,7 @@ class SmtpConnection:
             try:
                 client = self._envelope(envelope_from, recipient)
                 break
-            except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused):
+            except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused, NotSent):
                 raise
             except OSError as exc:  # includes SMTPServerDisconnected
                 self.reset()

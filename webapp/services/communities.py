@@ -9,9 +9,10 @@ from zoneinfo import available_timezones
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from webapp.models import AuditLog, Community, CommunityCoordinator, User
+from webapp.models import AuditLog, Community, CommunityCoordinator, QuestionnaireKind, User
 
 from .errors import N_, DomainError, NotFound
+from .questionnaires import ensure_questionnaire
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 LANGUAGES = ("fr", "en")
@@ -37,6 +38,9 @@ class CommunityData:
 def _check(data: CommunityData) -> None:
     if not data.name.strip():
         raise DomainError(N_("The community needs a name."))
+    for value in (data.name, data.sender_name, data.organization, data.contact_email):
+        if any(ord(char) < 32 for char in value):
+            raise DomainError(N_("Names and addresses must fit on one line."))
     if not SLUG_PATTERN.match(data.slug):
         raise DomainError(
             N_("The short name %(slug)s must use lowercase letters, digits and hyphens only."),
@@ -58,6 +62,7 @@ def create_community(session: Session, data: CommunityData, *, user_id: int | No
     community = Community(**_values(data))
     session.add(community)
     session.flush()
+    ensure_questionnaire(session, community.id, QuestionnaireKind.INTEREST)
     if user_id is not None:
         session.add(CommunityCoordinator(community_id=community.id, user_id=user_id))
     session.add(

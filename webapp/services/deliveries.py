@@ -9,9 +9,10 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.header import Header
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from webapp.config import Config
@@ -37,6 +38,7 @@ from webapp.models import (
     Membership,
     MembershipState,
     Person,
+    Suppression,
     TokenPurpose,
     utcnow,
 )
@@ -177,15 +179,41 @@ def preview(
     return render_for(config, renderer, _Context(community, campaign), person, "PREVIEW")[1]
 
 
+def _message_id_domain(config: Config) -> str:
+    return (
+        config.reply_domain or envelope_address(config.mail_from).rpartition("@")[2] or "localhost"
+    )
+
+
+def _list_id(community: Community, domain: str) -> str:
+    """RFC 2919: a phrase (encoded when not ASCII) and an ASCII identifier."""
+    name = community.name.replace('"', "'")
+    phrase = f'"{name}"' if name.isascii() else Header(name, "utf-8").encode()
+    return f"{phrase} <{community.slug}.{domain}>"
+
+
 def _headers(config: Config, delivery_id: int, token: str, community: Community) -> dict[str, str]:
-    unsubscribe_mailto = reply_address(config, "unsubscribe", delivery_id)
-    return {
-        "Reply-To": reply_address(config, "reply", delivery_id),
-        "List-Unsubscribe": f"<{config.base_url}/u/{token}>, <mailto:{unsubscribe_mailto}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        "List-Id": f"{community.name} <{community.slug}.{config.reply_domain}>",
-        "X-Amorce-Delivery": str(delivery_id),
-    }
+    """Unsubscribe (RFC 8058), list identity and where replies go.
+
+    With ``AMORCE_REPLY_DOMAIN`` set, replies and mailto unsubscribes go to signed per-delivery
+    addresses that Amorce receives; without it, replies go to the community's contact.
+    """
+    unsubscribe = f"<{config.base_url}/u/{token}>"
+    headers: dict[str, str] = {}
+    if config.reply_domain:
+        unsubscribe += f", <mailto:{reply_address(config, 'unsubscribe', delivery_id)}>"
+        headers["Reply-To"] = reply_address(config, "reply", delivery_id)
+    elif community.contact_email:
+        headers["Reply-To"] = community.contact_email
+    headers.update(
+        {
+            "List-Unsubscribe": unsubscribe,
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "List-Id": _list_id(community, _message_id_domain(config)),
+            "X-Amorce-Delivery": str(delivery_id),
+        }
+    )
+    return headers
 
 
 @dataclass
@@ -216,7 +244,6 @@ def send_claimed(
     if campaign.state != CampaignState.RUNNING:
         _release(session, claim)
         return outcome
-    hashes = people.suppressed_hashes(session, community.id)
     issued: dict[int, str] = {}
     for delivery in deliveries:
         issued[delivery.id] = tokens.issue_token(
@@ -228,43 +255,135 @@ def send_claimed(
             delivery_id=delivery.id,
         )
     session.commit()
-    from_header = address_header(
-        community.sender_name or community.name, envelope_address(config.mail_from)
-    )
     for delivery in deliveries:
         person = session.get(Person, delivery.person_id)
         assert person is not None
-        if hashes and people.email_hash(session, person.email) in hashes:
-            _finish(session, delivery.id, claim, DeliveryState.SUPPRESSED, from_state="pending")
-            outcome.counts[DeliveryState.SUPPRESSED] += 1
-            continue
         token = issued[delivery.id]
-        _, rendered = render_for(config, renderer, ctx, person, token)
-        message = build_message(
-            rendered,
-            from_header=from_header,
-            to_header=address_header(person.display_name, person.email),
-            headers=_headers(config, delivery.id, token, community),
-            message_id_domain=config.reply_domain,
-        )
-        marked = session.execute(
-            update(Delivery)
-            .where(
-                Delivery.id == delivery.id,
-                Delivery.claim == claim,
-                Delivery.state == DeliveryState.PENDING,
+        try:
+            message = _message_for(config, renderer, ctx, person, delivery.id, token)
+        except (ValueError, UnicodeError) as exc:
+            # This one message cannot be built (say, an address the relay cannot carry): it
+            # fails alone and the batch goes on.
+            _finish(
+                session,
+                delivery.id,
+                claim,
+                DeliveryState.FAILED,
+                error=str(exc),
+                from_state=DeliveryState.PENDING,
             )
-            .values(state=DeliveryState.SENDING, attempts=Delivery.attempts + 1)
-        )
-        session.commit()
-        if not getattr(marked, "rowcount", 0):
+            outcome.counts[DeliveryState.FAILED] += 1
             continue
-        state = _send_one(session, connection, message, config, delivery)
+        if not _mark_sending(session, config, delivery.id, claim, community.id, person.email):
+            if _still_pending(session, delivery.id, claim):
+                _finish(
+                    session,
+                    delivery.id,
+                    claim,
+                    DeliveryState.SUPPRESSED,
+                    from_state=DeliveryState.PENDING,
+                )
+                outcome.counts[DeliveryState.SUPPRESSED] += 1
+            continue
+        try:
+            state = _send_one(session, connection, message, config, delivery)
+        except NotSent as exc:
+            # The server, not this recipient, is the problem: put the row back as it was and
+            # leave the rest of the batch to the sweep.
+            _unsend(session, delivery.id, claim, str(exc))
+            _release(session, claim)
+            outcome.counts["server_unavailable"] += 1
+            break
         outcome.counts[state] += 1
     _mark_invited(session, [d.membership_id for d in deliveries], campaign)
     complete_if_done(session, campaign.id)
     session.commit()
     return outcome
+
+
+def _message_for(
+    config: Config,
+    renderer: EmailRenderer,
+    ctx: _Context,
+    person: Person,
+    delivery_id: int,
+    token: str,
+) -> Any:
+    """The finished MIME message of one delivery."""
+    community = ctx.community
+    _, rendered = render_for(config, renderer, ctx, person, token)
+    return build_message(
+        rendered,
+        from_header=address_header(
+            community.sender_name or community.name, envelope_address(config.mail_from)
+        ),
+        to_header=address_header(person.display_name, person.email),
+        headers=_headers(config, delivery_id, token, community),
+        message_id_domain=_message_id_domain(config),
+    )
+
+
+def _mark_sending(
+    session: Session, config: Config, delivery_id: int, claim: str, community_id: int, email: str
+) -> bool:
+    """Flip one claimed row to ``sending`` unless it was unsubscribed meanwhile (U3).
+
+    The same update renews the row's lease, so a slow batch never looks abandoned.
+    """
+    digest = people.email_hash(session, email)
+    suppressed = exists().where(
+        Suppression.email_hash == digest,
+        or_(Suppression.community_id == community_id, Suppression.community_id.is_(None)),
+    )
+    marked = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id == delivery_id,
+            Delivery.claim == claim,
+            Delivery.state == DeliveryState.PENDING,
+            ~suppressed,
+        )
+        .values(
+            state=DeliveryState.SENDING,
+            attempts=Delivery.attempts + 1,
+            lease_expires_at=utcnow() + timedelta(seconds=config.lease_seconds),
+        )
+    )
+    session.commit()
+    return bool(getattr(marked, "rowcount", 0))
+
+
+def _still_pending(session: Session, delivery_id: int, claim: str) -> bool:
+    return (
+        session.scalar(
+            select(Delivery.id).where(
+                Delivery.id == delivery_id,
+                Delivery.claim == claim,
+                Delivery.state == DeliveryState.PENDING,
+            )
+        )
+        is not None
+    )
+
+
+def _unsend(session: Session, delivery_id: int, claim: str, error: str) -> None:
+    """Undo ``sending`` for a message the server never took; the attempt does not count."""
+    session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id == delivery_id,
+            Delivery.claim == claim,
+            Delivery.state == DeliveryState.SENDING,
+        )
+        .values(
+            state=DeliveryState.PENDING,
+            attempts=Delivery.attempts - 1,
+            claim=None,
+            lease_expires_at=None,
+            error=f"not sent: {error}",
+        )
+    )
+    session.commit()
 
 
 def _send_one(
@@ -274,7 +393,11 @@ def _send_one(
     config: Config,
     delivery: Delivery,
 ) -> str:
-    envelope_from = reply_address(config, "bounce", delivery.id)
+    envelope_from = (
+        reply_address(config, "bounce", delivery.id)
+        if config.reply_domain
+        else envelope_address(config.mail_from)
+    )
     try:
         connection.send(message, envelope_from, envelope_address(message["To"]))
     except smtplib.SMTPRecipientsRefused as exc:
@@ -283,8 +406,6 @@ def _send_one(
     except smtplib.SMTPResponseException as exc:
         connection.reset()
         return _after_refusal(session, delivery, exc.smtp_code, exc.smtp_error, at_rcpt=False)
-    except NotSent as exc:
-        return _retry_later(session, delivery, f"not sent: {exc}")
     except (smtplib.SMTPServerDisconnected, OSError) as exc:
         # The server may or may not have taken the message: never guess, record it as unknown.
         connection.reset()
@@ -422,7 +543,6 @@ def sweep(
     return work
 
 
-
 def send_test(
     session: Session,
     config: Config,
@@ -448,6 +568,6 @@ def send_test(
         ),
         to_header=address_header(name, email),
         headers={"Auto-Submitted": "auto-generated"},
-        message_id_domain=config.reply_domain,
+        message_id_domain=_message_id_domain(config),
     )
     connection.send(message, envelope_address(config.mail_from), email)

@@ -44,10 +44,12 @@ def normalise_email(address: str) -> str:
             check_deliverability=False,
             globally_deliverable=False,
             test_environment=True,
+            allow_smtputf8=False,
         )
     except EmailNotValidError as exc:
         raise DomainError(N_("%(reason)s"), reason=str(exc)) from exc
-    return checked.normalized.lower()
+    # An internationalised domain is kept in its ASCII (punycode) form, which every relay takes.
+    return (checked.ascii_email or checked.normalized).lower()
 
 
 # -- suppression ----------------------------------------------------------------------------
@@ -115,7 +117,11 @@ def suppress(
     )
     if exists:
         return False
-    session.add(Suppression(email_hash=digest, community_id=community_id, reason=reason))
+    try:
+        with session.begin_nested():
+            session.add(Suppression(email_hash=digest, community_id=community_id, reason=reason))
+    except IntegrityError:  # a concurrent unsubscribe got there first
+        return False
     session.add(
         AuditLog(
             community_id=community_id,

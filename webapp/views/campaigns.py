@@ -82,7 +82,11 @@ def edit(slug: str, campaign_id: int) -> ResponseReturnValue:
             form[f"{part}_{locale}"].errors = [*form[f"{part}_{locale}"].errors, _(problem)]
         if not problems:
             session = db_session()
-            service.update_content(session, campaign.id, content)
+            try:
+                service.update_content(session, campaign.id, content)
+            except DomainError as exc:
+                flash(error_text(exc), "error")
+                return redirect(url_for("campaigns.show", slug=slug, campaign_id=campaign_id))
             campaign.name = form.name.data or ""
             session.commit()
             flash(_("Campaign saved."), "success")

@@ -11,11 +11,19 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, render_template
 from flask.typing import ResponseReturnValue
+from flask_login import login_required
 from markupsafe import Markup, escape
 
 from webapp.extensions import state
 
 bp = Blueprint("devmail", __name__, url_prefix="/dev/mailbox")
+
+
+@bp.before_request
+@login_required
+def signed_in_only() -> None:
+    """The mailbox holds everyone's personal links: coordinators only."""
+
 
 URL = re.compile(r"https?://[^\s<>\"]+")
 HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"

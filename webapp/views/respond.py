@@ -69,7 +69,6 @@ def _form(community: Community, grant: tokens.TokenGrant, formdata: Any = None) 
     questionnaire = questionnaires.ensure_questionnaire(
         db, community.id, QuestionnaireKind.INTEREST
     )
-    db.commit()
     locale = str(get_locale() or "fr")
     form_class = build_form_class(questionnaire.definition, locale)
     saved = questionnaires.saved_answers(db, questionnaire.id, grant.person_id)
