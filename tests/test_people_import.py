@@ -11,16 +11,9 @@ from webapp.db import Database
 from webapp.models import ConsentRecord, Membership, Person
 from webapp.services.communities import CommunityData, create_community
 from webapp.services.errors import DomainError
-from webapp.services.people import (
-    ImportReport,
-    PersonRow,
-    has_consent,
-    import_people,
-    is_suppressed,
-    list_people,
-    suppress,
-    unsubscribe,
-)
+from webapp.services.imports import ImportReport, import_people
+from webapp.services.people import PersonRow, has_consent, list_people, unsubscribe
+from webapp.services.suppressions import is_suppressed, suppress
 
 HEADER = "email,first_name,last_name,language,organization,timezone\n"
 

@@ -19,7 +19,7 @@ from webapp import create_app
 from webapp.config import Config
 from webapp.db import Database
 from webapp.models import Campaign, Delivery, Membership, Person, Token, utcnow
-from webapp.services import people
+from webapp.services import suppressions
 from workers.campaigns import drain_with
 
 LINK = re.compile(r"http://127\.0\.0\.1:5000/r/([A-Za-z0-9_-]+)")
@@ -204,7 +204,7 @@ def test_one_click_unsubscribe_without_cookie(
     )
     assert multipart.status_code == 200
     with database.session() as session:
-        assert people.is_suppressed(session, seeded.community_id, "chloe@example.org")
+        assert suppressions.is_suppressed(session, seeded.community_id, "chloe@example.org")
 
 
 def test_get_on_every_link_changes_nothing(
@@ -238,7 +238,7 @@ def test_get_on_every_link_changes_nothing(
     assert snapshot() == before
     with database.session() as session:
         assert not any(
-            people.is_suppressed(session, seeded.community_id, email) for email, _ in before
+            suppressions.is_suppressed(session, seeded.community_id, email) for email, _ in before
         )
 
 

@@ -12,7 +12,7 @@ from webapp.config import Config
 from webapp.db import Database
 from webapp.mail import EmailRenderer
 from webapp.models import Delivery, Person, utcnow
-from webapp.services import campaigns, communities, people
+from webapp.services import campaigns, communities, imports, people, suppressions
 from workers.campaigns import drain_with
 
 CSV = """email,first_name
@@ -52,7 +52,7 @@ def test_soft_hard_and_dropped_recipients(
                 contact_email="cop@example.org",
             ),
         )
-        people.import_people(session, community_id, CSV, source="list", consent="express")
+        imports.import_people(session, community_id, CSV, source="list", consent="express")
         campaign_id = campaigns.create_campaign(session, community_id)
         campaigns.launch_campaign(session, campaign_id)
     renderer = EmailRenderer()
@@ -65,8 +65,8 @@ def test_soft_hard_and_dropped_recipients(
     assert after_first["drop@drop.test"][0] == "unknown"
     assert len(smtp_sink.to("ok@example.org")) == 1
     with database.session() as session:
-        assert people.is_suppressed(session, community_id, "hard@hard.test")
-        assert not people.is_suppressed(session, community_id, "soft@soft.test")
+        assert suppressions.is_suppressed(session, community_id, "hard@hard.test")
+        assert not suppressions.is_suppressed(session, community_id, "soft@soft.test")
 
     # Retries are rows due later, not countdowns: nothing happens before they are due.
     assert drain_with(settings, database, campaign_id, renderer) == 0
@@ -99,7 +99,7 @@ def test_a_server_outage_fails_no_recipient(
                 contact_email="cop@example.org",
             ),
         )
-        people.import_people(session, community_id, CSV, source="list", consent="express")
+        imports.import_people(session, community_id, CSV, source="list", consent="express")
         campaign_id = campaigns.create_campaign(session, community_id)
         campaigns.launch_campaign(session, campaign_id)
     port = smtp_sink.port
@@ -127,7 +127,7 @@ def test_an_international_domain_is_sent_in_ascii_and_a_non_ascii_mailbox_refuse
         community_id = communities.create_community(
             session, communities.CommunityData(name="CoP", slug="cop")
         )
-        report = people.import_people(
+        report = imports.import_people(
             session,
             community_id,
             "email\nanne@exémple.org\njosé@example.org\n",

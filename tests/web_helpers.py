@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from webapp import create_app
 from webapp.config import Config
 from webapp.db import Database
-from webapp.services import communities, people, users
+from webapp.services import communities, imports, users
 
 PASSWORD = "correct horse battery"
 CSV = """email,first_name,last_name,language,organization,timezone
@@ -51,7 +51,7 @@ def seed(database: Database, *, email: str = "coord@example.org", slug: str = "c
             ),
             user_id=user_id,
         )
-        people.import_people(session, community_id, CSV, source="network", consent="express")
+        imports.import_people(session, community_id, CSV, source="network", consent="express")
     return Seeded(email, community_id, slug)
 
 

@@ -21,7 +21,7 @@ from webapp.db import Database
 from webapp.mail import envelope_address
 from webapp.migrate import upgrade
 from webapp.models import CampaignKind, MembershipState, Role
-from webapp.services import campaigns, communities, people, users
+from webapp.services import campaigns, communities, imports, people, users
 from webapp.services.errors import DomainError
 
 FORMATS = click.Choice(["table", "csv", "json"])
@@ -233,7 +233,7 @@ def people_import(
         ) from exc
     with ctx.database.session() as session:
         community = communities.get_community_by_slug(session, slug)
-        report = people.import_people(
+        report = imports.import_people(
             session,
             community.id,
             text,

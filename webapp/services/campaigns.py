@@ -28,7 +28,7 @@ from webapp.models import (
     utcnow,
 )
 
-from . import people
+from . import suppressions
 from .errors import N_, DomainError, NotFound
 
 INSERT_CHUNK = 1000
@@ -142,7 +142,7 @@ class AudiencePlan:
 def plan_audience(session: Session, campaign_id: int) -> AudiencePlan:
     """The eligible recipients: in the audience state, with consent, not suppressed."""
     campaign = _campaign(session, campaign_id)
-    hashes = people.suppressed_hashes(session, campaign.community_id)
+    hashes = suppressions.suppressed_hashes(session, campaign.community_id)
     consenting = select(ConsentRecord.person_id).where(
         ConsentRecord.community_id == campaign.community_id,
         ConsentRecord.withdrawn_at.is_(None),
@@ -159,7 +159,7 @@ def plan_audience(session: Session, campaign_id: int) -> AudiencePlan:
         .execution_options(yield_per=INSERT_CHUNK)
     )
     for person_id, email, membership_id, consented in rows:
-        if hashes and people.email_hash(session, email) in hashes:
+        if hashes and suppressions.email_hash(session, email) in hashes:
             plan.excluded.setdefault("suppressed", []).append(email)
         elif not consented:
             plan.excluded.setdefault("no_consent", []).append(email)

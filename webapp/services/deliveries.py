@@ -43,7 +43,7 @@ from webapp.models import (
     utcnow,
 )
 
-from . import people, tokens
+from . import suppressions, tokens
 from .campaigns import _campaign, complete_if_done
 
 RETRY_DELAY = timedelta(minutes=5)
@@ -330,7 +330,7 @@ def _mark_sending(
 
     The same update renews the row's lease, so a slow batch never looks abandoned.
     """
-    digest = people.email_hash(session, email)
+    digest = suppressions.email_hash(session, email)
     suppressed = exists().where(
         Suppression.email_hash == digest,
         or_(Suppression.community_id == community_id, Suppression.community_id.is_(None)),
@@ -434,7 +434,7 @@ def _after_refusal(
     if state == DeliveryState.BOUNCED:
         person = session.get(Person, delivery.person_id)
         if person is not None:
-            people.suppress(
+            suppressions.suppress(
                 session, person.email, community_id=None, reason="hard_bounce", actor="system"
             )
             session.commit()

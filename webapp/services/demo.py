@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from webapp.models import Community, CommunityCoordinator, Role, User
 
-from . import communities, people, users
+from . import communities, imports, users
 
 DEMO_EMAIL = "coordination@demo.amorce.test"
 DEMO_SLUG = "pedagogie-numerique"
@@ -75,7 +75,7 @@ def seed_demo(session: Session) -> DemoLogin:
             ),
             user_id=user_id,
         )
-        people.import_people(
+        imports.import_people(
             session,
             community_id,
             PROSPECTS,

@@ -12,6 +12,7 @@ from flask_login import current_user, login_required
 from forms.people import ImportForm
 from webapp.extensions import db_session
 from webapp.models import MembershipState
+from webapp.services import imports
 from webapp.services import people as service
 from webapp.services.errors import DomainError
 
@@ -71,7 +72,7 @@ def import_people(slug: str) -> ResponseReturnValue:
             text = raw.decode("cp1252", errors="replace")
         session = db_session()
         try:
-            report = service.import_people(
+            report = imports.import_people(
                 session,
                 community.id,
                 text,

@@ -14,7 +14,7 @@ from flask_babel import get_locale
 from forms.questionnaires import answers_from_form, build_form_class, form_data, localised
 from webapp.extensions import csrf, db_session, limiter, state
 from webapp.models import Community, Person, QuestionnaireKind, TokenPurpose
-from webapp.services import people, questionnaires, tokens
+from webapp.services import people, questionnaires, suppressions, tokens
 from webapp.services.errors import InvalidToken
 
 bp = Blueprint("respond", __name__)
@@ -88,7 +88,7 @@ def page() -> ResponseReturnValue:
         return invalid_link()
     ctx = _context(grant)
     questionnaire, form, saved = _form(ctx["community"], grant)
-    suppressed = people.is_suppressed(db_session(), grant.community_id, ctx["person"].email)
+    suppressed = suppressions.is_suppressed(db_session(), grant.community_id, ctx["person"].email)
     return render_template(
         "respond/page.html",
         form=form,
