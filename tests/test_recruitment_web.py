@@ -342,7 +342,7 @@ def test_preview_for_any_recipient_and_test_send_to_self(
 
     state = app.extensions["amorce"]
     from webapp.mail import SmtpConnection
-    from webapp.services.deliveries import send_test
+    from webapp.services.messages import send_test
 
     campaign_id = int(page.rsplit("/", 1)[1])
     with database.session() as session, SmtpConnection(state.config.smtp_url) as connection:

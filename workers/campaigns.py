@@ -10,6 +10,7 @@ from webapp.config import Config
 from webapp.db import Database
 from webapp.mail import EmailRenderer, SmtpConnection
 from webapp.services import deliveries as service
+from webapp.services import messages
 from webapp.services.campaigns import complete_if_done
 from workers.dispatch import queue_campaign
 from workers.runtime import runtime
@@ -48,8 +49,16 @@ def send_test(campaign_id: int, email: str, name: str, locale: str) -> None:
     """Send a campaign's email to a coordinator, marked as a test."""
     rt = runtime()
     with rt.database.session() as session, SmtpConnection(rt.config.smtp_url) as connection:
-        service.send_test(session, rt.config, rt.renderer, connection, campaign_id,
-                          email=email, name=name, locale=locale)
+        messages.send_test(
+            session,
+            rt.config,
+            rt.renderer,
+            connection,
+            campaign_id,
+            email=email,
+            name=name,
+            locale=locale,
+        )
 
 
 @shared_task(name="campaigns.sweep", bind=True)
@@ -58,7 +67,8 @@ def sweep(self: object) -> int:
     rt = runtime()
     with rt.database.session() as session:
         work = service.sweep(
-            session, batch_size=rt.config.batch_size,
+            session,
+            batch_size=rt.config.batch_size,
             requeue_after=timedelta(seconds=max(rt.config.sweep_seconds, 30)),
         )
     app = getattr(self, "app")  # noqa: B009 - the bound task's Celery app

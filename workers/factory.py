@@ -12,8 +12,9 @@ QUEUE = "amorce"
 
 def make_celery(config: Config) -> Celery:
     """A Celery app for ``config``: JSON only, late acks, one task prefetched at a time."""
-    app = Celery("amorce", broker=config.broker_url, include=["workers.campaigns"],
-                 set_as_current=False)
+    app = Celery(
+        "amorce", broker=config.broker_url, include=["workers.campaigns"], set_as_current=False
+    )
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -29,8 +30,12 @@ def make_celery(config: Config) -> Celery:
             {"visibility_timeout": 3600} if config.broker_url.startswith("redis") else {}
         ),
         task_publish_retry=True,
-        task_publish_retry_policy={"max_retries": 2, "interval_start": 0.2,
-                                   "interval_step": 0.5, "interval_max": 1},
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0.2,
+            "interval_step": 0.5,
+            "interval_max": 1,
+        },
         beat_schedule=beat_schedule(config),
         beat_schedule_filename=str(config.instance_path / "celerybeat-schedule"),
         worker_hijack_root_logger=False,

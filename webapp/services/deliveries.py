@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import smtplib
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.header import Header
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from webapp.config import Config
-from webapp.i18n import pick_locale
 from webapp.mail import (
     EmailRenderer,
     NotSent,
-    RenderedEmail,
     SmtpConnection,
-    address_header,
-    build_message,
     envelope_address,
-    markdown_to_html,
-    render_coordinator_text,
 )
 from webapp.models import (
     Campaign,
@@ -45,6 +36,7 @@ from webapp.models import (
 
 from . import suppressions, tokens
 from .campaigns import _campaign, complete_if_done
+from .messages import MessageContext, message_for, reply_address
 
 RETRY_DELAY = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
@@ -90,132 +82,6 @@ def claim_batch(
     return claim, won
 
 
-def reply_address(config: Config, local: str, delivery_id: int) -> str:
-    """A signed per-delivery address such as ``reply+42.ab12…@reply.example``."""
-    signature = hmac.new(
-        config.secret_key.encode(), f"{local}:{delivery_id}".encode(), hashlib.sha256
-    ).hexdigest()[:16]
-    return f"{local}+{delivery_id}.{signature}@{config.reply_domain}"
-
-
-@dataclass
-class _Context:
-    community: Community
-    campaign: Campaign
-
-
-def _message_values(
-    config: Config, ctx: _Context, person: Person, locale: str, link: str, unsubscribe_url: str
-) -> dict[str, Any]:
-    community = ctx.community
-    content = ctx.campaign.content.get(locale) or ctx.campaign.content.get("fr") or {}
-    placeholders = {
-        "first_name": person.first_name,
-        "last_name": person.last_name,
-        "community": community.name,
-    }
-    message = render_coordinator_text(content.get("message", ""), placeholders)
-    return {
-        "subject": render_coordinator_text(content.get("subject", ""), placeholders),
-        "first_name": person.first_name,
-        "community_name": community.name,
-        "benefits": list(community.benefits or []),
-        "message_text": message,
-        "message_html": markdown_to_html(message),
-        "link": link,
-        "unsubscribe_url": unsubscribe_url,
-        "sender": {
-            "name": community.sender_name,
-            "organization": community.organization,
-            "postal_address": community.postal_address,
-            "contact_email": community.contact_email,
-        },
-    }
-
-
-def render_for(
-    config: Config,
-    renderer: EmailRenderer,
-    ctx: _Context,
-    person: Person,
-    token: str,
-) -> tuple[str, RenderedEmail]:
-    """The language and the rendered email of one recipient."""
-    locale = pick_locale(person.language, ctx.community.language)
-    link = f"{config.base_url}/r/{token}"
-    unsubscribe_url = f"{config.base_url}/u/{token}"
-    values = _message_values(config, ctx, person, locale, link, unsubscribe_url)
-    template = "recruitment" if ctx.campaign.kind == CampaignKind.RECRUITMENT else ctx.campaign.kind
-    return locale, renderer.render(template, locale, values)
-
-
-def preview(
-    session: Session,
-    config: Config,
-    renderer: EmailRenderer,
-    campaign_id: int,
-    person_id: int | None = None,
-    locale: str | None = None,
-) -> RenderedEmail:
-    """The email a recipient would get, with placeholder links."""
-    campaign = _campaign(session, campaign_id)
-    community = session.get(Community, campaign.community_id)
-    assert community is not None
-    person = session.get(Person, person_id) if person_id else None
-    if person is None:
-        person = Person(
-            email="preview@example.org",
-            first_name="Alex",
-            last_name="Tremblay",
-            language=locale or community.language,
-        )
-    elif locale:
-        person = Person(
-            email=person.email,
-            first_name=person.first_name,
-            last_name=person.last_name,
-            language=locale,
-        )
-    return render_for(config, renderer, _Context(community, campaign), person, "PREVIEW")[1]
-
-
-def _message_id_domain(config: Config) -> str:
-    return (
-        config.reply_domain or envelope_address(config.mail_from).rpartition("@")[2] or "localhost"
-    )
-
-
-def _list_id(community: Community, domain: str) -> str:
-    """RFC 2919: a phrase (encoded when not ASCII) and an ASCII identifier."""
-    name = community.name.replace('"', "'")
-    phrase = f'"{name}"' if name.isascii() else Header(name, "utf-8").encode()
-    return f"{phrase} <{community.slug}.{domain}>"
-
-
-def _headers(config: Config, delivery_id: int, token: str, community: Community) -> dict[str, str]:
-    """Unsubscribe (RFC 8058), list identity and where replies go.
-
-    With ``AMORCE_REPLY_DOMAIN`` set, replies and mailto unsubscribes go to signed per-delivery
-    addresses that Amorce receives; without it, replies go to the community's contact.
-    """
-    unsubscribe = f"<{config.base_url}/u/{token}>"
-    headers: dict[str, str] = {}
-    if config.reply_domain:
-        unsubscribe += f", <mailto:{reply_address(config, 'unsubscribe', delivery_id)}>"
-        headers["Reply-To"] = reply_address(config, "reply", delivery_id)
-    elif community.contact_email:
-        headers["Reply-To"] = community.contact_email
-    headers.update(
-        {
-            "List-Unsubscribe": unsubscribe,
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "List-Id": _list_id(community, _message_id_domain(config)),
-            "X-Amorce-Delivery": str(delivery_id),
-        }
-    )
-    return headers
-
-
 @dataclass
 class BatchOutcome:
     """What one batch did, per final state."""
@@ -240,7 +106,7 @@ def send_claimed(
     campaign = _campaign(session, deliveries[0].campaign_id)
     community = session.get(Community, campaign.community_id)
     assert community is not None
-    ctx = _Context(community, campaign)
+    ctx = MessageContext(community, campaign)
     if campaign.state != CampaignState.RUNNING:
         _release(session, claim)
         return outcome
@@ -260,7 +126,7 @@ def send_claimed(
         assert person is not None
         token = issued[delivery.id]
         try:
-            message = _message_for(config, renderer, ctx, person, delivery.id, token)
+            message = message_for(config, renderer, ctx, person, delivery.id, token)
         except (ValueError, UnicodeError) as exc:
             # This one message cannot be built (say, an address the relay cannot carry): it
             # fails alone and the batch goes on.
@@ -299,28 +165,6 @@ def send_claimed(
     complete_if_done(session, campaign.id)
     session.commit()
     return outcome
-
-
-def _message_for(
-    config: Config,
-    renderer: EmailRenderer,
-    ctx: _Context,
-    person: Person,
-    delivery_id: int,
-    token: str,
-) -> Any:
-    """The finished MIME message of one delivery."""
-    community = ctx.community
-    _, rendered = render_for(config, renderer, ctx, person, token)
-    return build_message(
-        rendered,
-        from_header=address_header(
-            community.sender_name or community.name, envelope_address(config.mail_from)
-        ),
-        to_header=address_header(person.display_name, person.email),
-        headers=_headers(config, delivery_id, token, community),
-        message_id_domain=_message_id_domain(config),
-    )
 
 
 def _mark_sending(
@@ -541,33 +385,3 @@ def sweep(
         complete_if_done(session, campaign_id)
     session.commit()
     return work
-
-
-def send_test(
-    session: Session,
-    config: Config,
-    renderer: EmailRenderer,
-    connection: SmtpConnection,
-    campaign_id: int,
-    *,
-    email: str,
-    name: str,
-    locale: str,
-) -> None:
-    """Send the campaign's email to a coordinator, subject marked as a test, links inert."""
-    campaign = _campaign(session, campaign_id)
-    community = session.get(Community, campaign.community_id)
-    assert community is not None
-    person = Person(email=email, first_name=name.split(" ")[0] if name else "", language=locale)
-    _, rendered = render_for(config, renderer, _Context(community, campaign), person, "TEST")
-    marked = RenderedEmail(f"[TEST] {rendered.subject}", rendered.text, rendered.html)
-    message = build_message(
-        marked,
-        from_header=address_header(
-            community.sender_name or community.name, envelope_address(config.mail_from)
-        ),
-        to_header=address_header(name, email),
-        headers={"Auto-Submitted": "auto-generated"},
-        message_id_domain=_message_id_domain(config),
-    )
-    connection.send(message, envelope_address(config.mail_from), email)

@@ -23,7 +23,7 @@ from webapp.extensions import db_session, state
 from webapp.mail import RenderedEmail
 from webapp.models import Campaign, CampaignState, Membership, Person
 from webapp.services import campaigns as service
-from webapp.services import deliveries
+from webapp.services import messages
 from webapp.services.errors import DomainError
 from workers.dispatch import queue_campaign, queue_test_send
 
@@ -167,7 +167,7 @@ def _preview(campaign: Campaign) -> RenderedEmail:
         if member is None:
             abort(404)
     app_state = state()
-    return deliveries.preview(
+    return messages.preview(
         db_session(),
         app_state.config,
         app_state.renderer,
