@@ -173,10 +173,10 @@ def missing_sender_identity(community: Community) -> list[str]:
     return [
         label
         for label, value in (
-            ("sender name", community.sender_name),
-            ("organization", community.organization),
-            ("postal address", community.postal_address),
-            ("contact email", community.contact_email),
+            (N_("sender name"), community.sender_name),
+            (N_("organization"), community.organization),
+            (N_("postal address"), community.postal_address),
+            (N_("contact email"), community.contact_email),
         )
         if not value.strip()
     ]
@@ -339,3 +339,30 @@ def campaign_counts(session: Session, campaign_id: int) -> dict[str, int]:
         )
     counts["answered"] = answered
     return counts
+
+
+def campaigns_of(session: Session, community_id: int) -> list[Campaign]:
+    """A community's campaigns, newest first."""
+    return list(
+        session.scalars(
+            select(Campaign)
+            .where(Campaign.community_id == community_id)
+            .order_by(Campaign.id.desc())
+        )
+    )
+
+
+def audience_sample(session: Session, campaign_id: int, limit: int = 200) -> list[tuple[int, str]]:
+    """Some of the people in a campaign's audience, by email, to preview the message for."""
+    campaign = _campaign(session, campaign_id)
+    rows = session.execute(
+        select(Person.id, Person.email)
+        .join(Membership, Membership.person_id == Person.id)
+        .where(
+            Membership.community_id == campaign.community_id,
+            Membership.state == campaign.audience_state,
+        )
+        .order_by(Person.email)
+        .limit(limit)
+    )
+    return [(person_id, email) for person_id, email in rows]

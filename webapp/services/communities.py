@@ -9,7 +9,14 @@ from zoneinfo import available_timezones
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from webapp.models import AuditLog, Community, CommunityCoordinator, QuestionnaireKind, User
+from webapp.models import (
+    AuditLog,
+    Community,
+    CommunityCoordinator,
+    Membership,
+    QuestionnaireKind,
+    User,
+)
 
 from .errors import N_, DomainError, NotFound
 from .questionnaires import ensure_questionnaire
@@ -136,3 +143,13 @@ def community_for_user(session: Session, user_id: int, slug: str) -> Community:
     if not allowed:
         raise NotFound(N_("No such community."))
     return community
+
+
+def funnel_counts(session: Session, community_id: int) -> dict[str, int]:
+    """How many people of the community are in each membership state."""
+    rows = session.execute(
+        select(Membership.state, func.count())
+        .where(Membership.community_id == community_id)
+        .group_by(Membership.state)
+    )
+    return {state: count for state, count in rows}

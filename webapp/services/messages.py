@@ -9,6 +9,7 @@ from datetime import timedelta
 from email.header import Header
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.config import Config
@@ -27,10 +28,12 @@ from webapp.models import (
     Campaign,
     CampaignKind,
     Community,
+    Membership,
     Person,
 )
 
 from .campaigns import _campaign
+from .errors import N_, NotFound
 
 RETRY_DELAY = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
@@ -111,7 +114,15 @@ def preview(
     campaign = _campaign(session, campaign_id)
     community = session.get(Community, campaign.community_id)
     assert community is not None
-    person = session.get(Person, person_id) if person_id else None
+    person = None
+    if person_id is not None:
+        person = session.scalar(
+            select(Person)
+            .join(Membership, Membership.person_id == Person.id)
+            .where(Person.id == person_id, Membership.community_id == community.id)
+        )
+        if person is None:
+            raise NotFound(N_("This person is not in this community."))
     if person is None:
         person = Person(
             email="preview@example.org",

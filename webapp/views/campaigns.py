@@ -16,15 +16,14 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from forms.campaigns import CampaignForm, TestSendForm
 from webapp.extensions import db_session, state
 from webapp.mail import RenderedEmail
-from webapp.models import Campaign, CampaignState, Membership, Person
+from webapp.models import Campaign, CampaignState
 from webapp.services import campaigns as service
 from webapp.services import messages
-from webapp.services.errors import DomainError
+from webapp.services.errors import DomainError, NotFound
 from workers.dispatch import queue_campaign, queue_test_send
 
 from .communities import community_or_404
@@ -102,24 +101,16 @@ def show(slug: str, campaign_id: int) -> ResponseReturnValue:
     session = db_session()
     plan = service.plan_audience(session, campaign.id) if campaign.state == "draft" else None
     counts = service.campaign_counts(session, campaign.id)
-    recipients = list(
-        session.execute(
-            select(Person.id, Person.email)
-            .join(Membership, Membership.person_id == Person.id)
-            .where(
-                Membership.community_id == campaign.community_id,
-                Membership.state == campaign.audience_state,
-            )
-            .order_by(Person.email)
-            .limit(200)
-        )
-    )
+    recipients = service.audience_sample(session, campaign.id)
     test_form = TestSendForm(email=current_user.email, language=community.language)  # type: ignore[attr-defined]
+    missing = service.missing_sender_identity(community)  # type: ignore[arg-type]
     identity_problem = None
-    try:
-        service.check_sender_identity(community)  # type: ignore[arg-type]
-    except DomainError as exc:
-        identity_problem = error_text(exc)
+    if missing:
+        identity_problem = _(
+            "Complete the community's sender identity before launching (%(missing)s): "
+            "the law requires it in every message.",
+            missing=", ".join(_(label) for label in missing),
+        )
     return render_template(
         "campaigns/show.html",
         community=community,
@@ -158,23 +149,18 @@ def preview_text(slug: str, campaign_id: int) -> ResponseReturnValue:
 def _preview(campaign: Campaign) -> RenderedEmail:
     person_id = request.args.get("person", type=int)
     lang = request.args.get("lang")
-    if person_id is not None:
-        member = db_session().scalar(
-            select(Membership.id).where(
-                Membership.person_id == person_id, Membership.community_id == campaign.community_id
-            )
-        )
-        if member is None:
-            abort(404)
     app_state = state()
-    return messages.preview(
-        db_session(),
-        app_state.config,
-        app_state.renderer,
-        campaign.id,
-        person_id,
-        lang if lang in ("fr", "en") else None,
-    )
+    try:
+        return messages.preview(
+            db_session(),
+            app_state.config,
+            app_state.renderer,
+            campaign.id,
+            person_id,
+            lang if lang in ("fr", "en") else None,
+        )
+    except NotFound:
+        abort(404)
 
 
 @bp.post("/<int:campaign_id>/test")

@@ -8,11 +8,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
 
 from forms.communities import CommunityForm
 from webapp.extensions import db_session
-from webapp.models import Campaign, Community, Membership, MembershipState
+from webapp.models import Community, MembershipState
+from webapp.services import campaigns as campaigns_service
 from webapp.services import communities as service
 from webapp.services.errors import DomainError, NotFound
 
@@ -108,22 +108,8 @@ def show(slug: str) -> ResponseReturnValue:
     """A community's overview: the funnel and its campaigns."""
     community = community_or_404(slug)
     session = db_session()
-    counts: Counter[str] = Counter(
-        dict(
-            session.execute(
-                select(Membership.state, func.count())
-                .where(Membership.community_id == community.id)
-                .group_by(Membership.state)
-            ).all()
-        )
-    )
-    campaigns = list(
-        session.scalars(
-            select(Campaign)
-            .where(Campaign.community_id == community.id)
-            .order_by(Campaign.id.desc())
-        )
-    )
+    counts: Counter[str] = Counter(service.funnel_counts(session, community.id))
+    campaigns = campaigns_service.campaigns_of(session, community.id)
     widest = max([counts[s] for s in FUNNEL] + [1])
     return render_template(
         "communities/show.html",
