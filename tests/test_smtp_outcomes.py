@@ -12,7 +12,7 @@ from webapp.config import Config
 from webapp.db import Database
 from webapp.mail import EmailRenderer
 from webapp.models import Delivery, Person, utcnow
-from webapp.services import campaigns, communities, imports, people, suppressions
+from webapp.services import campaigns, communities, deliveries, imports, people, suppressions
 from workers.campaigns import drain_with
 
 CSV = """email,first_name
@@ -137,3 +137,38 @@ def test_an_international_domain_is_sent_in_ascii_and_a_non_ascii_mailbox_refuse
         emails = [row.email for row in people.list_people(session, community_id)]
     assert emails == ["anne@xn--exmple-cva.org"]
     assert [(p.line, p.column) for p in report.problems] == [(3, "email")]
+
+
+def test_the_sweep_requeues_lost_work_but_not_a_campaign_being_sent(
+    database: Database, config: Config
+) -> None:
+    with database.session() as session:
+        community_id = communities.create_community(
+            session,
+            communities.CommunityData(
+                name="CoP",
+                slug="cop",
+                sender_name="CoP",
+                organization="Org",
+                postal_address="1 rue",
+                contact_email="cop@example.org",
+            ),
+        )
+        imports.import_people(session, community_id, CSV, source="list", consent="express")
+        campaign_id = campaigns.create_campaign(session, community_id)
+        campaigns.launch_campaign(session, campaign_id)
+    later = utcnow() + timedelta(minutes=5)
+    with database.session() as session:
+        claim, ids = deliveries.claim_batch(session, campaign_id, size=2, lease_seconds=600)
+        assert len(ids) == 2
+        busy = deliveries.sweep(
+            session, batch_size=100, requeue_after=timedelta(seconds=30), now=later
+        )
+        assert busy == [], "a worker holds a live lease: no duplicate tasks"
+        lost = deliveries.sweep(
+            session,
+            batch_size=100,
+            requeue_after=timedelta(seconds=30),
+            now=later + timedelta(minutes=15),
+        )
+        assert lost == [(campaign_id, 1)], "the lease ran out: the work is queued again"

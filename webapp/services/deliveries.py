@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from webapp.config import Config
 from webapp.mail import (
@@ -362,6 +362,9 @@ def sweep(
         .where(Delivery.state == DeliveryState.SENDING, Delivery.lease_expires_at < moment)
         .values(state=DeliveryState.UNKNOWN, error="worker stopped during the send")
     )
+    # A campaign a worker is busy with (a live lease) needs no more tasks yet.
+    working = aliased(Delivery)
+    busy = select(working.id).where(working.lease_expires_at >= moment)
     due = session.execute(
         select(Delivery.campaign_id, func.count())
         .join(Campaign, Campaign.id == Delivery.campaign_id)
@@ -371,6 +374,7 @@ def sweep(
             Delivery.due_at <= moment,
             or_(Delivery.lease_expires_at.is_(None), Delivery.lease_expires_at < moment),
             or_(Campaign.enqueued_at.is_(None), Campaign.enqueued_at < moment - requeue_after),
+            ~busy.where(working.campaign_id == Delivery.campaign_id).exists(),
         )
         .group_by(Delivery.campaign_id)
     ).all()
