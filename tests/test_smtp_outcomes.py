@@ -23,6 +23,26 @@ drop@drop.test,Drop
 """
 
 
+def launch(database: Database) -> tuple[int, int]:
+    """A community with the four prospects above and a launched recruitment campaign."""
+    with database.session() as session:
+        community_id = communities.create_community(
+            session,
+            communities.CommunityData(
+                name="CoP",
+                slug="cop",
+                sender_name="CoP",
+                organization="Org",
+                postal_address="1 rue",
+                contact_email="cop@example.org",
+            ),
+        )
+        imports.import_people(session, community_id, CSV, source="list", consent="express")
+        campaign_id = campaigns.create_campaign(session, community_id)
+        campaigns.launch_campaign(session, campaign_id)
+    return community_id, campaign_id
+
+
 def states(database: Database, campaign_id: int) -> dict[str, tuple[str, int]]:
     with database.session() as session:
         rows = session.execute(
@@ -40,21 +60,7 @@ def test_soft_hard_and_dropped_recipients(
     smtp_sink.reply_for["hard.test"] = "550 5.1.1 no such user"
     smtp_sink.reply_for["drop.test"] = DROP
     settings = config.with_overrides(smtp_url=smtp_sink.url)
-    with database.session() as session:
-        community_id = communities.create_community(
-            session,
-            communities.CommunityData(
-                name="CoP",
-                slug="cop",
-                sender_name="CoP",
-                organization="Org",
-                postal_address="1 rue",
-                contact_email="cop@example.org",
-            ),
-        )
-        imports.import_people(session, community_id, CSV, source="list", consent="express")
-        campaign_id = campaigns.create_campaign(session, community_id)
-        campaigns.launch_campaign(session, campaign_id)
+    community_id, campaign_id = launch(database)
     renderer = EmailRenderer()
     while drain_with(settings, database, campaign_id, renderer):
         pass
@@ -87,21 +93,7 @@ def test_a_server_outage_fails_no_recipient(
     database: Database, config: Config, smtp_sink: Sink
 ) -> None:
     settings = config.with_overrides(smtp_url=smtp_sink.url)
-    with database.session() as session:
-        community_id = communities.create_community(
-            session,
-            communities.CommunityData(
-                name="CoP",
-                slug="cop",
-                sender_name="CoP",
-                organization="Org",
-                postal_address="1 rue",
-                contact_email="cop@example.org",
-            ),
-        )
-        imports.import_people(session, community_id, CSV, source="list", consent="express")
-        campaign_id = campaigns.create_campaign(session, community_id)
-        campaigns.launch_campaign(session, campaign_id)
+    _, campaign_id = launch(database)
     port = smtp_sink.port
     smtp_sink.stop()
     ACTIVE_PORTS.add(port)  # the guard lets the code reach the (now silent) sink's port
@@ -142,21 +134,7 @@ def test_an_international_domain_is_sent_in_ascii_and_a_non_ascii_mailbox_refuse
 def test_the_sweep_requeues_lost_work_but_not_a_campaign_being_sent(
     database: Database, config: Config
 ) -> None:
-    with database.session() as session:
-        community_id = communities.create_community(
-            session,
-            communities.CommunityData(
-                name="CoP",
-                slug="cop",
-                sender_name="CoP",
-                organization="Org",
-                postal_address="1 rue",
-                contact_email="cop@example.org",
-            ),
-        )
-        imports.import_people(session, community_id, CSV, source="list", consent="express")
-        campaign_id = campaigns.create_campaign(session, community_id)
-        campaigns.launch_campaign(session, campaign_id)
+    _, campaign_id = launch(database)
     later = utcnow() + timedelta(minutes=5)
     with database.session() as session:
         claim, ids = deliveries.claim_batch(session, campaign_id, size=2, lease_seconds=600)
