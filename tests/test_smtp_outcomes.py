@@ -150,3 +150,25 @@ def test_the_sweep_requeues_lost_work_but_not_a_campaign_being_sent(
             now=later + timedelta(minutes=15),
         )
         assert lost == [(campaign_id, 1)], "the lease ran out: the work is queued again"
+
+
+def test_pause_and_resume_neither_resend_nor_skip(
+    database: Database, config: Config, smtp_sink: Sink
+) -> None:
+    settings = config.with_overrides(smtp_url=smtp_sink.url, batch_size=2)
+    smtp_sink.reply_for.clear()
+    _, campaign_id = launch(database)
+    renderer = EmailRenderer()
+    assert drain_with(settings, database, campaign_id, renderer) == 2
+    with database.session() as session:
+        assert campaigns.pause_campaign(session, campaign_id)
+        assert not campaigns.pause_campaign(session, campaign_id)
+    assert drain_with(settings, database, campaign_id, renderer) == 2  # claimed, then released
+    assert len(smtp_sink.envelopes) == 2
+    with database.session() as session:
+        assert campaigns.campaign_counts(session, campaign_id)["pending"] == 2
+        assert campaigns.resume_campaign(session, campaign_id)
+    while drain_with(settings, database, campaign_id, renderer):
+        pass
+    recipients = sorted(r for e in smtp_sink.envelopes for r in e.rcpt_tos)
+    assert len(recipients) == len(set(recipients)) == 4

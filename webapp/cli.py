@@ -345,6 +345,10 @@ def wait_for_campaign(ctx: Context, campaign_id: int, stall_seconds: float = 10.
             progress.update(task, total=counts["total"], completed=done, detail=detail)
             if counts["pending"] == 0 and counts["sending"] == 0:
                 break
+            with ctx.database.session() as session:
+                if not campaigns.is_running(session, campaign_id):
+                    progress.update(task, detail="paused")
+                    break
             if done != last_done:
                 last_done, last_change = done, time.monotonic()
             elif time.monotonic() - last_change > stall_seconds and counts["pending"]:
@@ -360,6 +364,38 @@ def wait_for_campaign(ctx: Context, campaign_id: int, stall_seconds: float = 10.
         f"{counts['bounced']} bounced, {counts['unknown']} unknown, "
         f"{counts['suppressed']} suppressed."
     )
+
+
+@campaigns_group.command("pause")
+@click.argument("campaign_id", type=int)
+@pass_ctx
+@domain_errors
+def campaigns_pause(ctx: Context, campaign_id: int) -> None:
+    """Stop sending after the messages in flight."""
+    with ctx.database.session() as session:
+        changed = campaigns.pause_campaign(session, campaign_id)
+    if not changed:
+        raise click.ClickException(f"Campaign {campaign_id} is not sending: nothing to pause.")
+    click.echo(f"Campaign {campaign_id} paused.")
+
+
+@campaigns_group.command("resume")
+@click.argument("campaign_id", type=int)
+@pass_ctx
+@domain_errors
+def campaigns_resume(ctx: Context, campaign_id: int) -> None:
+    """Send again from where the campaign stopped, to the audience fixed at launch."""
+    from workers.dispatch import queue_campaign
+    from workers.factory import make_celery
+
+    with ctx.database.session() as session:
+        changed = campaigns.resume_campaign(session, campaign_id)
+    if not changed:
+        raise click.ClickException(f"Campaign {campaign_id} is not paused: nothing to resume.")
+    with ctx.database.session() as session:
+        batches = campaigns.batches_needed(session, campaign_id, ctx.config.batch_size)
+    queue_campaign(make_celery(ctx.config), campaign_id, batches)
+    click.echo(f"Campaign {campaign_id} resumed.")
 
 
 @campaigns_group.command("status")

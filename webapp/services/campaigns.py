@@ -366,3 +366,47 @@ def audience_sample(session: Session, campaign_id: int, limit: int = 200) -> lis
         .limit(limit)
     )
     return [(person_id, email) for person_id, email in rows]
+
+
+def pause_campaign(session: Session, campaign_id: int, *, actor: str = "cli") -> bool:
+    """Stop sending after the messages in flight; False when the campaign was not running."""
+    changed = session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.state == CampaignState.RUNNING)
+        .values(state=CampaignState.PAUSED)
+    )
+    won = bool(getattr(changed, "rowcount", 0))
+    if won:
+        _audit(session, campaign_id, actor, "campaign.paused")
+    return won
+
+
+def resume_campaign(session: Session, campaign_id: int, *, actor: str = "cli") -> bool:
+    """Send again from where it stopped (same audience); False when it was not paused."""
+    changed = session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.state == CampaignState.PAUSED)
+        .values(state=CampaignState.RUNNING, enqueued_at=utcnow())
+    )
+    won = bool(getattr(changed, "rowcount", 0))
+    if won:
+        _audit(session, campaign_id, actor, "campaign.resumed")
+    return won
+
+
+def _audit(session: Session, campaign_id: int, actor: str, action: str) -> None:
+    campaign = _campaign(session, campaign_id)
+    session.add(
+        AuditLog(
+            community_id=campaign.community_id,
+            actor=actor,
+            action=action,
+            details={"campaign": campaign_id},
+        )
+    )
+
+
+def is_running(session: Session, campaign_id: int) -> bool:
+    """Whether the campaign may send right now (re-read, not cached)."""
+    state = session.scalar(select(Campaign.state).where(Campaign.id == campaign_id))
+    return state == CampaignState.RUNNING

@@ -35,11 +35,12 @@ from webapp.models import (
 )
 
 from . import suppressions, tokens
-from .campaigns import _campaign, complete_if_done
+from .campaigns import _campaign, complete_if_done, is_running
 from .messages import MessageContext, message_for, reply_address
 
 RETRY_DELAY = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
+PAUSE_CHECK_EVERY = 10  # messages between two looks at whether the campaign was paused
 
 
 def claim_batch(
@@ -121,7 +122,10 @@ def send_claimed(
             delivery_id=delivery.id,
         )
     session.commit()
-    for delivery in deliveries:
+    for position, delivery in enumerate(deliveries):
+        if position and position % PAUSE_CHECK_EVERY == 0 and not is_running(session, campaign.id):
+            _release(session, claim)  # paused meanwhile: the rest waits for the resume
+            break
         person = session.get(Person, delivery.person_id)
         assert person is not None
         token = issued[delivery.id]

@@ -208,6 +208,33 @@ def launch(slug: str, campaign_id: int) -> ResponseReturnValue:
     return redirect(url_for("campaigns.show", slug=slug, campaign_id=campaign_id))
 
 
+@bp.post("/<int:campaign_id>/pause")
+@login_required
+def pause(slug: str, campaign_id: int) -> ResponseReturnValue:
+    """Stop sending after the messages in flight."""
+    _community, campaign = campaign_or_404(slug, campaign_id)
+    session = db_session()
+    if service.pause_campaign(session, campaign.id, actor=f"user:{current_user.id}"):
+        session.commit()
+        flash(_("Campaign paused: no more messages leave until you resume it."), "success")
+    return redirect(url_for("campaigns.show", slug=slug, campaign_id=campaign_id))
+
+
+@bp.post("/<int:campaign_id>/resume")
+@login_required
+def resume(slug: str, campaign_id: int) -> ResponseReturnValue:
+    """Send again from where the campaign stopped."""
+    _community, campaign = campaign_or_404(slug, campaign_id)
+    app_state = state()
+    session = db_session()
+    if service.resume_campaign(session, campaign.id, actor=f"user:{current_user.id}"):
+        session.commit()
+        batches = service.batches_needed(session, campaign.id, app_state.config.batch_size)
+        queue_campaign(app_state.celery, campaign.id, batches)
+        flash(_("Campaign resumed."), "success")
+    return redirect(url_for("campaigns.show", slug=slug, campaign_id=campaign_id))
+
+
 @bp.get("/<int:campaign_id>/status.json")
 @login_required
 def status(slug: str, campaign_id: int) -> ResponseReturnValue:
