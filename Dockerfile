@@ -12,8 +12,7 @@ COPY webapp ./webapp
 COPY workers ./workers
 COPY forms ./forms
 COPY email_templates ./email_templates
-# Editable: webapp.mail reads email_templates/ next to the package, which a wheel would not ship.
-RUN pip install -e . \
+RUN pip install . \
     && useradd --system --create-home --uid 10001 amorce \
     && mkdir -p /var/lib/amorce \
     && chown amorce:amorce /var/lib/amorce

@@ -12,6 +12,7 @@ from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -22,10 +23,9 @@ from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from webapp.config import REPO_ROOT
 from webapp.i18n import LOCALES, translations_for
 
-EMAIL_TEMPLATES = REPO_ROOT / "email_templates"
+EMAIL_TEMPLATES = Path(str(files("email_templates")))
 
 SMTP_POLICY = compat32.clone(linesep="\r\n")
 _UTF8_QP = email_charset.Charset("utf-8")
