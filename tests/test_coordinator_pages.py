@@ -160,41 +160,20 @@ def test_users_create_from_the_cli(database: Database, tmp_path: Path) -> None:
         "AMORCE_INSTANCE_PATH": str(tmp_path),
         "PATH": "/usr/bin:/bin",
     }
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "webapp.cli",
-            "users",
-            "create",
-            "Chef@Example.org",
-            "--role",
-            "admin",
-            "--password-stdin",
-        ],
-        input=PASSWORD + "\n",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+
+    def create(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "webapp.cli", "users", "create", *args, "--password-stdin"],
+            input=PASSWORD + "\n",
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    result = create("Chef@Example.org", "--role", "admin")
     assert result.returncode == 0, result.stderr
     with database.session() as session:
         assert users.authenticate(session, "chef@example.org", PASSWORD) is not None
-    again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "webapp.cli",
-            "users",
-            "create",
-            "chef@example.org",
-            "--password-stdin",
-        ],
-        input=PASSWORD + "\n",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    again = create("chef@example.org")
     assert again.returncode == 1 and "already exists" in again.stderr

@@ -291,8 +291,6 @@ def campaigns_group() -> None:
 @domain_errors
 def campaigns_launch(ctx: Context, slug: str, kind: str, audience: str | None, wait: bool) -> None:
     """Create a campaign with the default texts and launch it; prints its id."""
-    from workers.dispatch import queue_campaign
-    from workers.factory import make_celery
 
     config = ctx.config
     with ctx.database.session() as session:
@@ -308,14 +306,21 @@ def campaigns_launch(ctx: Context, slug: str, kind: str, audience: str | None, w
         err.print(f"[yellow]Warning: sender identity incomplete ({', '.join(missing)}).[/]")
     for reason, emails in result.excluded.items():
         err.print(f"Left out ({reason}): {len(emails)}: {', '.join(emails[:10])}")
-    with ctx.database.session() as session:
-        batches = campaigns.batches_needed(session, campaign_id, config.batch_size)
-    queued = queue_campaign(make_celery(config), campaign_id, batches)
-    if not queued:
-        err.print("[yellow]The broker is unreachable: sending starts when it is back.[/]")
+    queue_sending(ctx, campaign_id)
     click.echo(campaign_id)
     if wait:
         wait_for_campaign(ctx, campaign_id)
+
+
+def queue_sending(ctx: Context, campaign_id: int) -> None:
+    """Queue send tasks for what the campaign has pending; say so if the broker is down."""
+    from workers.dispatch import queue_pending
+    from workers.factory import make_celery
+
+    with ctx.database.session() as session:
+        queued = queue_pending(make_celery(ctx.config), session, campaign_id, ctx.config.batch_size)
+    if not queued:
+        err.print("[yellow]The broker is unreachable: sending starts when it is back.[/]")
 
 
 def wait_for_campaign(ctx: Context, campaign_id: int, stall_seconds: float = 10.0) -> None:
@@ -385,16 +390,11 @@ def campaigns_pause(ctx: Context, campaign_id: int) -> None:
 @domain_errors
 def campaigns_resume(ctx: Context, campaign_id: int) -> None:
     """Send again from where the campaign stopped, to the audience fixed at launch."""
-    from workers.dispatch import queue_campaign
-    from workers.factory import make_celery
-
     with ctx.database.session() as session:
         changed = campaigns.resume_campaign(session, campaign_id)
     if not changed:
         raise click.ClickException(f"Campaign {campaign_id} is not paused: nothing to resume.")
-    with ctx.database.session() as session:
-        batches = campaigns.batches_needed(session, campaign_id, ctx.config.batch_size)
-    queue_campaign(make_celery(ctx.config), campaign_id, batches)
+    queue_sending(ctx, campaign_id)
     click.echo(f"Campaign {campaign_id} resumed.")
 
 

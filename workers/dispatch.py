@@ -6,6 +6,9 @@ import logging
 
 from celery import Celery
 from kombu.exceptions import KombuError
+from sqlalchemy.orm import Session
+
+from webapp.services.campaigns import batches_needed
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +22,11 @@ def queue_campaign(celery: Celery, campaign_id: int, batches: int) -> bool:
         log.warning("broker unavailable, campaign %s waits for the sweep: %s", campaign_id, exc)
         return False
     return True
+
+
+def queue_pending(celery: Celery, session: Session, campaign_id: int, batch_size: int) -> bool:
+    """Queue enough send tasks for the campaign's committed pending rows."""
+    return queue_campaign(celery, campaign_id, batches_needed(session, campaign_id, batch_size))
 
 
 def queue_test_send(celery: Celery, campaign_id: int, email: str, name: str, locale: str) -> bool:

@@ -24,7 +24,7 @@ from webapp.models import Campaign, CampaignState
 from webapp.services import campaigns as service
 from webapp.services import messages
 from webapp.services.errors import DomainError, NotFound
-from workers.dispatch import queue_campaign, queue_test_send
+from workers.dispatch import queue_pending, queue_test_send
 
 from .communities import community_or_404
 from .errors import error_text
@@ -202,8 +202,7 @@ def launch(slug: str, campaign_id: int) -> ResponseReturnValue:
     if result.already_launched:
         flash(_("This campaign was already launched."), "info")
     else:
-        batches = service.batches_needed(session, campaign.id, app_state.config.batch_size)
-        queue_campaign(app_state.celery, campaign.id, batches)
+        queue_pending(app_state.celery, session, campaign.id, app_state.config.batch_size)
         flash(_("Campaign launched: %(count)d messages queued.", count=result.created), "success")
     return redirect(url_for("campaigns.show", slug=slug, campaign_id=campaign_id))
 
@@ -229,8 +228,7 @@ def resume(slug: str, campaign_id: int) -> ResponseReturnValue:
     session = db_session()
     if service.resume_campaign(session, campaign.id, actor=f"user:{current_user.id}"):
         session.commit()
-        batches = service.batches_needed(session, campaign.id, app_state.config.batch_size)
-        queue_campaign(app_state.celery, campaign.id, batches)
+        queue_pending(app_state.celery, session, campaign.id, app_state.config.batch_size)
         flash(_("Campaign resumed."), "success")
     return redirect(url_for("campaigns.show", slug=slug, campaign_id=campaign_id))
 
