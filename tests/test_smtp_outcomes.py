@@ -11,7 +11,7 @@ from sqlalchemy import select
 from webapp.config import Config
 from webapp.db import Database
 from webapp.mail import EmailRenderer
-from webapp.models import Delivery, Person, utcnow
+from webapp.models import Campaign, Delivery, Person, utcnow
 from webapp.services import campaigns, communities, deliveries, imports, people, suppressions
 from workers.campaigns import drain_with
 
@@ -23,7 +23,7 @@ drop@drop.test,Drop
 """
 
 
-def launch(database: Database) -> tuple[int, int]:
+def launch(database: Database, unknown_policy: str = "resend") -> tuple[int, int]:
     """A community with the four prospects above and a launched recruitment campaign."""
     with database.session() as session:
         community_id = communities.create_community(
@@ -39,6 +39,7 @@ def launch(database: Database) -> tuple[int, int]:
         )
         imports.import_people(session, community_id, CSV, source="list", consent="express")
         campaign_id = campaigns.create_campaign(session, community_id)
+        session.get_one(Campaign, campaign_id).unknown_policy = unknown_policy
         campaigns.launch_campaign(session, campaign_id)
     return community_id, campaign_id
 
@@ -60,7 +61,7 @@ def test_soft_hard_and_dropped_recipients(
     smtp_sink.reply_for["hard.test"] = "550 5.1.1 no such user"
     smtp_sink.reply_for["drop.test"] = DROP
     settings = config.with_overrides(smtp_url=smtp_sink.url)
-    community_id, campaign_id = launch(database)
+    community_id, campaign_id = launch(database, unknown_policy="hold")
     renderer = EmailRenderer()
     while drain_with(settings, database, campaign_id, renderer):
         pass
@@ -87,6 +88,31 @@ def test_soft_hard_and_dropped_recipients(
     with database.session() as session:
         counts = campaigns.campaign_counts(session, campaign_id)
     assert (counts["sent"], counts["bounced"], counts["unknown"]) == (2, 1, 1)
+
+
+def test_a_send_lost_after_data_is_resent_under_the_resend_policy(
+    database: Database, config: Config, smtp_sink: Sink
+) -> None:
+    smtp_sink.reply_for["drop.test"] = [DROP]  # dropped once, accepted after
+    settings = config.with_overrides(smtp_url=smtp_sink.url)
+    _, campaign_id = launch(database, unknown_policy="resend")
+    while drain_with(settings, database, campaign_id, EmailRenderer()):
+        pass
+    assert states(database, campaign_id)["drop@drop.test"] == ("pending", 1)
+    with time_machine.travel(utcnow() + timedelta(minutes=10), tick=False):
+        while drain_with(settings, database, campaign_id, EmailRenderer()):
+            pass
+    assert states(database, campaign_id)["drop@drop.test"] == ("sent", 2)
+    assert len(smtp_sink.dropped) == 1 and len(smtp_sink.to("drop@drop.test")) == 1
+    with database.session() as session:
+        lost = session.scalar(
+            select(Delivery.unknown_count)
+            .join(Person, Person.id == Delivery.person_id)
+            .where(Person.email == "drop@drop.test")
+        )
+        counts = campaigns.campaign_counts(session, campaign_id)
+    assert lost == 1, "the row remembers that its first outcome was lost"
+    assert counts["unknown"] == 0 and counts["resent"] == 1
 
 
 def test_a_server_outage_fails_no_recipient(

@@ -45,10 +45,16 @@ class Config:
     batch_size: int = 100
     lease_seconds: int = 300
     sweep_seconds: float = 30.0
+    send_rate: int = 0  # messages per second for the whole instance; 0 means no limit
+    domain_rate: int = 0  # messages per minute to one recipient domain; 0 means no limit
+    max_consecutive_errors: int = 50
     default_locale: str = "fr"
     organization: str = ""
     postal_address: str = ""
     contact_email: str = ""
+    dkim_selector: str = ""  # with dkim_key_file, outgoing mail is DKIM-signed
+    dkim_domain: str = ""  # empty: the domain of mail_from
+    dkim_key_file: str = ""  # path to a PEM RSA private key, read once per process when used
     testing: bool = False
 
     def __post_init__(self) -> None:
@@ -66,6 +72,10 @@ class Config:
         if urlsplit(self.smtp_url).scheme not in ("smtp", "smtps", "smtp+starttls"):
             raise ConfigError(
                 "AMORCE_SMTP_URL must start with smtp://, smtps:// or smtp+starttls://"
+            )
+        if bool(self.dkim_selector) != bool(self.dkim_key_file):
+            raise ConfigError(
+                "AMORCE_DKIM_SELECTOR and AMORCE_DKIM_KEY_FILE must both be set, or neither"
             )
 
     @property
@@ -114,6 +124,9 @@ class Config:
             "organization": "AMORCE_ORGANIZATION",
             "postal_address": "AMORCE_POSTAL_ADDRESS",
             "contact_email": "AMORCE_CONTACT_EMAIL",
+            "dkim_selector": "AMORCE_DKIM_SELECTOR",
+            "dkim_domain": "AMORCE_DKIM_DOMAIN",
+            "dkim_key_file": "AMORCE_DKIM_KEY_FILE",
         }
         for name, var in text_settings.items():
             if env.get(var):
@@ -123,6 +136,9 @@ class Config:
             "batch_size": "AMORCE_BATCH_SIZE",
             "lease_seconds": "AMORCE_LEASE_SECONDS",
             "proxy_count": "AMORCE_PROXY_COUNT",
+            "send_rate": "AMORCE_SEND_RATE",
+            "domain_rate": "AMORCE_DOMAIN_RATE",
+            "max_consecutive_errors": "AMORCE_MAX_CONSECUTIVE_ERRORS",
         }
         for name, var in number_settings.items():
             if env.get(var):

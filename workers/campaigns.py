@@ -12,14 +12,23 @@ from webapp.mail import EmailRenderer, SmtpConnection
 from webapp.services import deliveries as service
 from webapp.services import messages
 from webapp.services.campaigns import complete_if_done
+from webapp.throttle import Throttle
 from workers.dispatch import queue_campaign
 from workers.runtime import runtime
 
 
 def drain_with(
-    config: Config, database: Database, campaign_id: int, renderer: EmailRenderer | None = None
+    config: Config,
+    database: Database,
+    campaign_id: int,
+    renderer: EmailRenderer | None = None,
+    connection: SmtpConnection | None = None,
+    throttle: Throttle | None = None,
 ) -> int:
-    """Claim one batch of a campaign and send it; returns how many rows it claimed."""
+    """Claim one batch of a campaign and send it; returns how many rows it claimed.
+
+    Without a ``connection`` it opens one for the batch and closes it after.
+    """
     with database.session() as session:
         claim, ids = service.claim_batch(
             session, campaign_id, size=config.batch_size, lease_seconds=config.lease_seconds
@@ -27,15 +36,22 @@ def drain_with(
         if not ids:
             complete_if_done(session, campaign_id)
             return 0
-        with SmtpConnection(config.smtp_url) as connection:
-            service.send_claimed(session, config, renderer or EmailRenderer(), connection, claim)
+        if connection is not None:
+            service.send_claimed(
+                session, config, renderer or EmailRenderer(), connection, claim, throttle
+            )
+        else:
+            with SmtpConnection.for_config(config) as own:
+                service.send_claimed(
+                    session, config, renderer or EmailRenderer(), own, claim, throttle
+                )
     return len(ids)
 
 
 def drain_batch(campaign_id: int) -> int:
-    """Send one batch with this worker process's runtime."""
+    """Send one batch with this worker process's runtime (its connection stays open)."""
     rt = runtime()
-    return drain_with(rt.config, rt.database, campaign_id, rt.renderer)
+    return drain_with(rt.config, rt.database, campaign_id, rt.renderer, rt.connection, rt.throttle)
 
 
 @shared_task(name="campaigns.send_batch")
@@ -48,7 +64,7 @@ def send_batch(campaign_id: int) -> int:
 def send_test(campaign_id: int, email: str, name: str, locale: str) -> None:
     """Send a campaign's email to a coordinator, marked as a test."""
     rt = runtime()
-    with rt.database.session() as session, SmtpConnection(rt.config.smtp_url) as connection:
+    with rt.database.session() as session, SmtpConnection.for_config(rt.config) as connection:
         messages.send_test(
             session,
             rt.config,

@@ -10,22 +10,32 @@ from celery import current_app
 
 from webapp.config import Config
 from webapp.db import Database
-from webapp.mail import EmailRenderer
+from webapp.mail import EmailRenderer, SmtpConnection
+from webapp.throttle import Throttle, throttle_for
 
 
 @dataclass
 class WorkerRuntime:
-    """Settings, database and compiled templates of one worker process."""
+    """Settings, database, compiled templates, the SMTP connection kept open between batches
+    and the rate limits of one worker process."""
 
     config: Config
     database: Database
     renderer: EmailRenderer
+    connection: SmtpConnection
+    throttle: Throttle
 
 
 @cache
 def _runtime(pid: int) -> WorkerRuntime:
     config: Config = current_app.conf.get("amorce_config") or Config.from_env()
-    return WorkerRuntime(config, Database(config.database_url), EmailRenderer())
+    return WorkerRuntime(
+        config,
+        Database(config.database_url),
+        EmailRenderer(),
+        SmtpConnection.for_config(config),
+        throttle_for(config),
+    )
 
 
 def runtime() -> WorkerRuntime:

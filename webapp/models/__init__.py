@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from .audit import AuditLog
 from .base import Base, utcnow
-from .campaigns import Campaign, CampaignKind, CampaignState, Delivery, DeliveryState
+from .campaigns import (
+    Campaign,
+    CampaignKind,
+    CampaignState,
+    Delivery,
+    DeliveryState,
+    PauseReason,
+    UnknownPolicy,
+)
 from .communities import Community, Stage
 from .people import (
     ConsentBasis,
@@ -32,6 +40,8 @@ __all__ = [
     "ConsentBasis",
     "ConsentRecord",
     "Delivery",
+    "PauseReason",
+    "UnknownPolicy",
     "DeliveryState",
     "InstanceSetting",
     "Membership",

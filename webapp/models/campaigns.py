@@ -44,6 +44,22 @@ class DeliveryState(enum.StrEnum):
     BOUNCED = "bounced"
     UNKNOWN = "unknown"
     SUPPRESSED = "suppressed"
+    SKIPPED = "skipped"  # a reminder nobody needs: the person answered first
+    CANCELLED = "cancelled"  # the campaign was cancelled before this row was sent
+
+
+class UnknownPolicy(enum.StrEnum):
+    """What happens to a send whose outcome was lost (a crash or a drop after DATA)."""
+
+    RESEND = "resend"  # send it again: at worst a duplicate
+    HOLD = "hold"  # keep it for the coordinator, who resends or drops it
+
+
+class PauseReason(enum.StrEnum):
+    """Why a campaign is paused."""
+
+    COORDINATOR = "coordinator"
+    ERRORS = "errors"  # too many failed sends in a row
 
 
 class Campaign(Base):
@@ -65,6 +81,19 @@ class Campaign(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     excluded: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Audience beyond the membership state: {"answered": "yes"|"no", "responded": {kind: bool}}
+    audience_filter: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    paused_reason: Mapped[str] = mapped_column(String(20), default="")
+    consecutive_errors: Mapped[int] = mapped_column(default=0)
+    unknown_policy: Mapped[str] = mapped_column(String(10), default=UnknownPolicy.RESEND)
+    # Reminders to those who have not answered: rows of later steps, due when the policy says.
+    reminder_count: Mapped[int] = mapped_column(default=0)
+    reminder_gap_days: Mapped[int] = mapped_column(default=3)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    quiet_start: Mapped[int | None] = mapped_column(default=None)  # local hour, 0-23
+    quiet_end: Mapped[int | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -75,6 +104,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "person_id", "step"),
         Index("ix_deliveries_campaign_state_due", "campaign_id", "state", "due_at"),
+        Index("ix_deliveries_state_due", "state", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -88,5 +118,6 @@ class Delivery(Base):
     claim: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     message_id: Mapped[str] = mapped_column(String(300), default="")
+    unknown_count: Mapped[int] = mapped_column(default=0)  # times its outcome was lost
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     error: Mapped[str] = mapped_column(Text, default="")

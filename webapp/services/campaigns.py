@@ -24,7 +24,12 @@ from webapp.models import (
     DeliveryState,
     Membership,
     MembershipState,
+    PauseReason,
     Person,
+    Questionnaire,
+    QuestionnaireKind,
+    Response,
+    UnknownPolicy,
     utcnow,
 )
 
@@ -32,26 +37,38 @@ from . import suppressions
 from .errors import N_, DomainError, NotFound
 
 INSERT_CHUNK = 1000
-DEFAULT_AUDIENCE = {CampaignKind.RECRUITMENT: MembershipState.PROSPECT}
-SUPPORTED_KINDS = (CampaignKind.RECRUITMENT,)
+DEFAULT_AUDIENCE = {
+    CampaignKind.RECRUITMENT: MembershipState.PROSPECT,
+    CampaignKind.ANNOUNCEMENT: MembershipState.MEMBER,
+}
+SUPPORTED_KINDS = (CampaignKind.RECRUITMENT, CampaignKind.ANNOUNCEMENT)
+MAX_REMINDERS = 5
 COUNT_STATES = tuple(s.value for s in DeliveryState)
 
 
 def default_content(kind: str) -> dict[str, dict[str, str]]:
     """The shipped subject and message of a campaign kind, per language."""
-    if kind != CampaignKind.RECRUITMENT:
+    if kind not in SUPPORTED_KINDS:
         raise DomainError(N_("Campaigns of kind %(kind)s are not available yet."), kind=kind)
     content = {}
     for locale in LOCALES:
         gettext = translations_for(locale).gettext
-        content[locale] = {
-            "subject": gettext("Join the community “{{ community }}”"),
-            "message": gettext(
-                "We are starting a community of practice, **{{ community }}**, and we think your "
-                "experience would make a difference. Taking part is voluntary: you choose how "
-                "much you get involved."
-            ),
-        }
+        if kind == CampaignKind.RECRUITMENT:
+            content[locale] = {
+                "subject": gettext("Join the community “{{ community }}”"),
+                "message": gettext(
+                    "We are starting a community of practice, **{{ community }}**, and we think "
+                    "your experience would make a difference. Taking part is voluntary: you "
+                    "choose how much you get involved."
+                ),
+            }
+        else:
+            content[locale] = {
+                "subject": gettext("News from the community “{{ community }}”"),
+                "message": gettext(
+                    "Hello {{ first_name }},\n\nHere is some news from **{{ community }}**."
+                ),
+            }
     return content
 
 
@@ -71,13 +88,64 @@ def check_content(content: dict[str, dict[str, str]]) -> dict[str, str]:
     return errors
 
 
+@dataclass(frozen=True)
+class SendingPolicy:
+    """How a campaign sends: when it starts, its reminders, what it does with lost outcomes."""
+
+    reminder_count: int = 0
+    reminder_gap_days: int = 3
+    deadline_at: datetime | None = None
+    quiet_start: int | None = None
+    quiet_end: int | None = None
+    unknown_policy: str = UnknownPolicy.RESEND
+    scheduled_at: datetime | None = None
+
+
+def check_policy(policy: SendingPolicy, *, now: datetime | None = None) -> dict[str, str]:
+    """Errors per field of a sending policy; empty when fine."""
+    moment = now or utcnow()
+    errors: dict[str, str] = {}
+    if not 0 <= policy.reminder_count <= MAX_REMINDERS:
+        errors["reminder_count"] = N_("between 0 and 5")
+    if not 1 <= policy.reminder_gap_days <= 60:
+        errors["reminder_gap_days"] = N_("between 1 and 60 days")
+    if policy.deadline_at is not None and policy.deadline_at <= moment:
+        errors["deadline_at"] = N_("must be in the future")
+    if (policy.quiet_start is None) != (policy.quiet_end is None):
+        errors["quiet_hours"] = N_("give both the start and the end, or neither")
+    for hour in (policy.quiet_start, policy.quiet_end):
+        if hour is not None and not 0 <= hour <= 23:
+            errors["quiet_hours"] = N_("hours go from 0 to 23")
+    if policy.unknown_policy not in set(UnknownPolicy):
+        errors["unknown_policy"] = N_("resend or hold")
+    if policy.scheduled_at is not None and policy.scheduled_at <= moment:
+        errors["scheduled_at"] = N_("must be in the future")
+    if (
+        policy.scheduled_at is not None
+        and policy.deadline_at is not None
+        and policy.deadline_at <= policy.scheduled_at
+    ):
+        errors["deadline_at"] = N_("must come after the start")
+    return errors
+
+
+def _raise_errors(errors: dict[str, str]) -> None:
+    if errors:
+        raise DomainError(
+            N_("Please correct: %(errors)s."),
+            errors="; ".join(f"{key}: {value}" for key, value in errors.items()),
+        )
+
+
 def create_campaign(
     session: Session,
     community_id: int,
     *,
     kind: str = CampaignKind.RECRUITMENT,
     audience_state: str | None = None,
+    audience_filter: dict[str, Any] | None = None,
     content: dict[str, dict[str, str]] | None = None,
+    policy: SendingPolicy | None = None,
     name: str = "",
     user_id: int | None = None,
 ) -> int:
@@ -94,20 +162,49 @@ def create_campaign(
     if audience not in set(MembershipState):
         raise DomainError(N_("Unknown audience state %(state)s."), state=audience)
     body = content or default_content(kind)
-    errors = check_content(body)
-    if errors:
-        raise DomainError("; ".join(f"{k}: {v}" for k, v in errors.items()))
+    _raise_errors(check_content(body))
     campaign = Campaign(
         community_id=community_id,
         kind=kind,
         audience_state=audience,
+        audience_filter=check_audience_filter(audience_filter or {}),
         content=body,
         name=name,
         created_by_id=user_id,
     )
     session.add(campaign)
     session.flush()
+    if policy is not None:
+        set_policy(session, campaign.id, policy)
     return campaign.id
+
+
+def set_policy(session: Session, campaign_id: int, policy: SendingPolicy) -> None:
+    """Reminders, start time and lost-outcome policy of a draft campaign."""
+    campaign = _campaign(session, campaign_id)
+    if campaign.state != CampaignState.DRAFT:
+        raise DomainError(N_("A launched campaign can no longer be edited."))
+    _raise_errors(check_policy(policy))
+    campaign.reminder_count = policy.reminder_count
+    campaign.reminder_gap_days = policy.reminder_gap_days
+    campaign.deadline_at = policy.deadline_at
+    campaign.quiet_start = policy.quiet_start
+    campaign.quiet_end = policy.quiet_end
+    campaign.unknown_policy = policy.unknown_policy
+    campaign.scheduled_at = policy.scheduled_at
+
+
+def policy_of(campaign: Campaign) -> SendingPolicy:
+    """A campaign's sending policy as it stands."""
+    return SendingPolicy(
+        reminder_count=campaign.reminder_count,
+        reminder_gap_days=campaign.reminder_gap_days,
+        deadline_at=campaign.deadline_at,
+        quiet_start=campaign.quiet_start,
+        quiet_end=campaign.quiet_end,
+        unknown_policy=campaign.unknown_policy,
+        scheduled_at=campaign.scheduled_at,
+    )
 
 
 def update_content(session: Session, campaign_id: int, content: dict[str, dict[str, str]]) -> None:
@@ -115,9 +212,7 @@ def update_content(session: Session, campaign_id: int, content: dict[str, dict[s
     campaign = _campaign(session, campaign_id)
     if campaign.state != CampaignState.DRAFT:
         raise DomainError(N_("A launched campaign can no longer be edited."))
-    errors = check_content(content)
-    if errors:
-        raise DomainError("; ".join(f"{k}: {v}" for k, v in errors.items()))
+    _raise_errors(check_content(content))
     campaign.content = content
 
 
@@ -139,26 +234,85 @@ class AudiencePlan:
     excluded: dict[str, list[str]] = field(default_factory=dict)  # reason -> emails
 
 
+def check_audience_filter(audience_filter: dict[str, Any]) -> dict[str, Any]:
+    """A clean audience filter, or :class:`DomainError` naming what is wrong.
+
+    ``{"responded": {"interest": false}}`` keeps those who have (true) or have not (false)
+    answered the community's questionnaire of that kind; ``{"answer": {"kind": "interest",
+    "question": "role", "value": "teacher"}}`` keeps those whose answer to that question is (or
+    includes) that value.
+    """
+    clean: dict[str, Any] = {}
+    kinds = {k.value for k in QuestionnaireKind}
+    for kind, wanted in (audience_filter.get("responded") or {}).items():
+        if kind not in kinds:
+            raise DomainError(
+                N_("Unknown questionnaire %(kind)s: use one of %(kinds)s."),
+                kind=kind,
+                kinds=", ".join(sorted(kinds)),
+            )
+        clean.setdefault("responded", {})[kind] = bool(wanted)
+    answer = audience_filter.get("answer")
+    if answer:
+        if answer.get("kind") not in kinds or not answer.get("question"):
+            raise DomainError(N_("An answer filter needs a questionnaire and a question."))
+        clean["answer"] = {
+            "kind": answer["kind"],
+            "question": str(answer["question"]),
+            "value": str(answer.get("value", "")),
+        }
+    return clean
+
+
+def _answer_matches(answers: dict[str, Any] | None, question: str, value: str) -> bool:
+    given = (answers or {}).get(question)
+    if isinstance(given, list):
+        return value in [str(item) for item in given]
+    return given is not None and str(given) == value
+
+
 def plan_audience(session: Session, campaign_id: int) -> AudiencePlan:
-    """The eligible recipients: in the audience state, with consent, not suppressed."""
+    """The eligible recipients: in the audience state, matching the campaign's filter on
+    answers, with consent, not suppressed. Rows are streamed from the database."""
     campaign = _campaign(session, campaign_id)
-    hashes = suppressions.suppressed_hashes(session, campaign.community_id)
+    community_id = campaign.community_id
+    hashes = suppressions.suppressed_hashes(session, community_id)
     consenting = select(ConsentRecord.person_id).where(
-        ConsentRecord.community_id == campaign.community_id,
+        ConsentRecord.community_id == community_id,
         ConsentRecord.withdrawn_at.is_(None),
     )
-    plan = AudiencePlan()
-    rows = session.execute(
+    audience_filter = campaign.audience_filter or {}
+    query = (
         select(Person.id, Person.email, Membership.id, Person.id.in_(consenting))
         .join(Membership, Membership.person_id == Person.id)
         .where(
-            Membership.community_id == campaign.community_id,
+            Membership.community_id == community_id,
             Membership.state == campaign.audience_state,
         )
-        .order_by(Person.id)
-        .execution_options(yield_per=INSERT_CHUNK)
     )
-    for person_id, email, membership_id, consented in rows:
+    for kind, wanted in (audience_filter.get("responded") or {}).items():
+        responded = (
+            select(Response.person_id)
+            .join(Questionnaire, Questionnaire.id == Response.questionnaire_id)
+            .where(Questionnaire.community_id == community_id, Questionnaire.kind == kind)
+        )
+        query = query.where(Person.id.in_(responded) if wanted else Person.id.not_in(responded))
+    answer = audience_filter.get("answer")
+    if answer:
+        given = (
+            select(Response.person_id, Response.answers)
+            .join(Questionnaire, Questionnaire.id == Response.questionnaire_id)
+            .where(Questionnaire.community_id == community_id, Questionnaire.kind == answer["kind"])
+            .subquery()
+        )
+        query = query.outerjoin(given, given.c.person_id == Person.id).add_columns(given.c.answers)
+    plan = AudiencePlan()
+    rows = session.execute(query.order_by(Person.id).execution_options(yield_per=INSERT_CHUNK))
+    for row in rows:
+        person_id, email, membership_id, consented = row[:4]
+        given_answers: Any = row[-1]
+        if answer and not _answer_matches(given_answers, answer["question"], answer["value"]):
+            continue
         if hashes and suppressions.email_hash(session, email) in hashes:
             plan.excluded.setdefault("suppressed", []).append(email)
         elif not consented:
@@ -223,6 +377,11 @@ def launch_campaign(
     assert community is not None
     if require_identity:
         check_sender_identity(community)
+    start = (
+        campaign.scheduled_at
+        if campaign.scheduled_at and campaign.scheduled_at > moment
+        else moment
+    )
     won = session.execute(
         update(Campaign)
         .where(Campaign.id == campaign_id, Campaign.state == CampaignState.DRAFT)
@@ -246,7 +405,8 @@ def launch_campaign(
                 "membership_id": membership_id,
                 "step": 0,
                 "state": DeliveryState.PENDING,
-                "due_at": moment,
+                "due_at": start,
+                "unknown_count": 0,
                 "attempts": 0,
                 "message_id": "",
                 "error": "",
@@ -290,14 +450,17 @@ def batches_needed(session: Session, campaign_id: int, batch_size: int) -> int:
 
 
 def complete_if_done(session: Session, campaign_id: int) -> bool:
-    """Mark a running campaign completed once no row is pending or sending."""
-    open_rows = session.scalar(
-        select(func.count()).where(
+    """Mark a running campaign completed once no row is pending or sending (reminders due
+    later are pending rows, so a campaign with reminders to come stays running)."""
+    open_row = session.scalar(
+        select(Delivery.id)
+        .where(
             Delivery.campaign_id == campaign_id,
             Delivery.state.in_([DeliveryState.PENDING, DeliveryState.SENDING]),
         )
+        .limit(1)
     )
-    if open_rows:
+    if open_row is not None:
         return False
     result = session.execute(
         update(Campaign)
@@ -321,6 +484,20 @@ def campaign_counts(session: Session, campaign_id: int) -> dict[str, int]:
     ):
         counts[state] = count
     counts["total"] = sum(counts[s] for s in COUNT_STATES)
+    counts["recipients"] = (
+        session.scalar(
+            select(func.count()).where(Delivery.campaign_id == campaign_id, Delivery.step == 0)
+        )
+        or 0
+    )
+    counts["resent"] = (
+        session.scalar(
+            select(func.count()).where(
+                Delivery.campaign_id == campaign_id, Delivery.unknown_count > 0
+            )
+        )
+        or 0
+    )
     answered = 0
     if campaign.launched_at is not None:
         answered = (
@@ -331,6 +508,7 @@ def campaign_counts(session: Session, campaign_id: int) -> dict[str, int]:
                 .where(
                     and_(
                         Delivery.campaign_id == campaign_id,
+                        Delivery.step == 0,
                         Membership.answered_at >= campaign.launched_at,
                     )
                 )
@@ -373,7 +551,7 @@ def pause_campaign(session: Session, campaign_id: int, *, actor: str = "cli") ->
     changed = session.execute(
         update(Campaign)
         .where(Campaign.id == campaign_id, Campaign.state == CampaignState.RUNNING)
-        .values(state=CampaignState.PAUSED)
+        .values(state=CampaignState.PAUSED, paused_reason=PauseReason.COORDINATOR)
     )
     won = bool(getattr(changed, "rowcount", 0))
     if won:
@@ -386,12 +564,79 @@ def resume_campaign(session: Session, campaign_id: int, *, actor: str = "cli") -
     changed = session.execute(
         update(Campaign)
         .where(Campaign.id == campaign_id, Campaign.state == CampaignState.PAUSED)
-        .values(state=CampaignState.RUNNING, enqueued_at=utcnow())
+        .values(
+            state=CampaignState.RUNNING,
+            enqueued_at=utcnow(),
+            paused_reason="",
+            consecutive_errors=0,
+        )
     )
     won = bool(getattr(changed, "rowcount", 0))
     if won:
         _audit(session, campaign_id, actor, "campaign.resumed")
     return won
+
+
+def cancel_campaign(session: Session, campaign_id: int, *, actor: str = "cli") -> int | None:
+    """Stop for good: rows not yet sent become ``cancelled`` (messages in flight finish).
+
+    Returns how many rows were cancelled, or None when the campaign had already ended.
+    """
+    changed = session.execute(
+        update(Campaign)
+        .where(
+            Campaign.id == campaign_id,
+            Campaign.state.in_([CampaignState.DRAFT, CampaignState.RUNNING, CampaignState.PAUSED]),
+        )
+        .values(state=CampaignState.CANCELLED, cancelled_at=utcnow())
+    )
+    if not getattr(changed, "rowcount", 0):
+        return None
+    rows = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.campaign_id == campaign_id,
+            Delivery.state.in_([DeliveryState.PENDING, DeliveryState.UNKNOWN]),
+        )
+        .values(state=DeliveryState.CANCELLED, lease_expires_at=None)
+    )
+    _audit(session, campaign_id, actor, "campaign.cancelled")
+    return int(getattr(rows, "rowcount", 0) or 0)
+
+
+def resend_unknown(session: Session, campaign_id: int, *, actor: str = "cli") -> int:
+    """Send again the messages whose outcome was lost (held by the ``hold`` policy).
+
+    A completed campaign runs again for them. Returns how many rows were put back.
+    """
+    campaign = _campaign(session, campaign_id)
+    if campaign.state not in (
+        CampaignState.RUNNING,
+        CampaignState.PAUSED,
+        CampaignState.COMPLETED,
+    ):
+        raise DomainError(N_("Only a launched campaign can resend messages."))
+    rows = session.execute(
+        update(Delivery)
+        .where(Delivery.campaign_id == campaign_id, Delivery.state == DeliveryState.UNKNOWN)
+        .values(
+            state=DeliveryState.PENDING,
+            claim=None,
+            lease_expires_at=None,
+            due_at=utcnow(),
+            error="resent by the coordinator",
+        )
+    )
+    count = int(getattr(rows, "rowcount", 0) or 0)
+    if count and campaign.state == CampaignState.COMPLETED:
+        session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id, Campaign.state == CampaignState.COMPLETED)
+            .values(state=CampaignState.RUNNING, completed_at=None, enqueued_at=utcnow())
+        )
+    if count:
+        _audit(session, campaign_id, actor, "campaign.unknown_resent")
+    return count
 
 
 def _audit(session: Session, campaign_id: int, actor: str, action: str) -> None:

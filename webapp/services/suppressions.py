@@ -6,13 +6,17 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from webapp.models import (
     AuditLog,
+    Campaign,
+    Delivery,
+    DeliveryState,
     InstanceSetting,
+    Person,
     Suppression,
 )
 
@@ -84,6 +88,7 @@ def suppress(
             session.add(Suppression(email_hash=digest, community_id=community_id, reason=reason))
     except IntegrityError:  # a concurrent unsubscribe got there first
         return False
+    _suppress_pending(session, address, community_id)
     session.add(
         AuditLog(
             community_id=community_id,
@@ -93,3 +98,20 @@ def suppress(
         )
     )
     return True
+
+
+def _suppress_pending(session: Session, address: str, community_id: int | None) -> None:
+    """Rows waiting in the outbox for this address will not go (U3), queued ones included."""
+    person_ids = select(Person.id).where(Person.email == address.lower())
+    rows = select(Delivery.id).where(
+        Delivery.person_id.in_(person_ids), Delivery.state == DeliveryState.PENDING
+    )
+    if community_id is not None:
+        rows = rows.join(Campaign, Campaign.id == Delivery.campaign_id).where(
+            Campaign.community_id == community_id
+        )
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(rows), Delivery.state == DeliveryState.PENDING)
+        .values(state=DeliveryState.SUPPRESSED, lease_expires_at=None)
+    )

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from webapp.models import Token, utcnow
@@ -47,6 +47,37 @@ def issue_token(
         )
     )
     return token
+
+
+def issue_delivery_tokens(
+    session: Session,
+    deliveries: list[tuple[int, int]],
+    *,
+    community_id: int,
+    purpose: str,
+    lifetime_days: int,
+) -> dict[int, str]:
+    """One token per (delivery id, person id), written in one statement; secrets by delivery."""
+    moment = utcnow()
+    secrets_by_delivery: dict[int, str] = {}
+    rows = []
+    for delivery_id, person_id in deliveries:
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        secrets_by_delivery[delivery_id] = token
+        rows.append(
+            {
+                "token_hash": hash_token(token),
+                "purpose": purpose,
+                "person_id": person_id,
+                "community_id": community_id,
+                "delivery_id": delivery_id,
+                "expires_at": moment + timedelta(days=lifetime_days),
+                "created_at": moment,
+            }
+        )
+    if rows:
+        session.execute(insert(Token), rows)
+    return secrets_by_delivery
 
 
 @dataclass(frozen=True)
