@@ -19,12 +19,13 @@ MESSAGE = {
 }
 
 
-def recruitment_values(locale: str) -> dict[str, object]:
+def recruitment_values(locale: str, reminder: bool = False) -> dict[str, object]:
     placeholders = {"first_name": "Anne", "last_name": "Tremblay", "community": "CoP Pédagogie"}
     message = render_coordinator_text(MESSAGE[locale], placeholders)
     return {
         "subject": "CoP Pédagogie",
         "first_name": "Anne",
+        "reminder": reminder,
         "community_name": "CoP Pédagogie",
         "benefits": ["Partager vos pratiques", "Apprendre <vraiment> des collègues"],
         "message_text": message,
@@ -41,16 +42,25 @@ def recruitment_values(locale: str) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("locale", ["fr", "en"])
-def test_recruitment_email(locale: str) -> None:
-    rendered = EmailRenderer().render("recruitment", locale, recruitment_values(locale))
+@pytest.mark.parametrize(
+    ("template", "reminder"),
+    [("recruitment", False), ("recruitment", True), ("announcement", False)],
+    ids=["recruitment", "recruitment-reminder", "announcement"],
+)
+def test_campaign_email(locale: str, template: str, reminder: bool) -> None:
+    values = recruitment_values(locale, reminder)
+    rendered = EmailRenderer().render(template, locale, values)
     actual = {
         "subject.txt": rendered.subject + "\n",
         "txt": rendered.text,
         "html": rendered.html,
     }
+    name = f"{template}-reminder" if reminder else template
     for suffix, content in actual.items():
-        path = SNAPSHOTS / f"recruitment.{locale}.{suffix}"
+        path = SNAPSHOTS / f"{name}.{locale}.{suffix}"
         if os.environ.get("AMORCE_UPDATE_SNAPSHOTS") == "1" or not path.exists():
             path.write_text(content, encoding="utf-8")
         assert content == path.read_text(encoding="utf-8"), f"{path.name} changed"
-    assert "&lt;vraiment&gt;" in rendered.html and "<vraiment>" in rendered.text
+    assert "&lt;vraiment&gt;" in rendered.html or template != "recruitment"
+    assert "https://amorce.example.org/u/TOKEN" in rendered.text
+    assert "https://amorce.example.org/u/TOKEN" in rendered.html

@@ -44,6 +44,7 @@ class Config:
     token_lifetime_days: int = 180
     batch_size: int = 100
     lease_seconds: int = 300
+    visibility_timeout: int = 3600  # seconds before Redis hands an unacknowledged task out again
     sweep_seconds: float = 30.0
     send_rate: int = 0  # messages per second for the whole instance; 0 means no limit
     domain_rate: int = 0  # messages per minute to one recipient domain; 0 means no limit
@@ -135,6 +136,7 @@ class Config:
             "token_lifetime_days": "AMORCE_TOKEN_LIFETIME_DAYS",
             "batch_size": "AMORCE_BATCH_SIZE",
             "lease_seconds": "AMORCE_LEASE_SECONDS",
+            "visibility_timeout": "AMORCE_VISIBILITY_TIMEOUT",
             "proxy_count": "AMORCE_PROXY_COUNT",
             "send_rate": "AMORCE_SEND_RATE",
             "domain_rate": "AMORCE_DOMAIN_RATE",

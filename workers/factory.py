@@ -26,9 +26,7 @@ def make_celery(config: Config) -> Celery:
         task_default_queue=QUEUE,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=3,
-        broker_transport_options=(
-            {"visibility_timeout": 3600} if config.broker_url.startswith("redis") else {}
-        ),
+        broker_transport_options=_transport_options(config),
         task_publish_retry=True,
         task_publish_retry_policy={
             "max_retries": 2,
@@ -42,3 +40,17 @@ def make_celery(config: Config) -> Celery:
         amorce_config=config,
     )
     return app
+
+
+def _transport_options(config: Config) -> dict[str, int]:
+    """Redis redelivers an unacknowledged task after the visibility timeout; kombu looks for such
+    tasks every 100 s by default, so a short timeout also gets a matching scan period."""
+    if not config.broker_url.startswith("redis"):
+        return {}
+    options = {"visibility_timeout": config.visibility_timeout}
+    if config.visibility_timeout < 100:
+        options.update(
+            unacked_restore_interval=max(1, config.visibility_timeout // 2),
+            unacked_restore_throttle=1,
+        )
+    return options

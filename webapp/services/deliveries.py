@@ -67,6 +67,8 @@ def claim_batch(
     """Lease up to ``size`` due pending rows by conditional update; returns the claim and ids."""
     moment = now or utcnow()
     claim = str(uuid.uuid4())
+    if not is_running(session, campaign_id):
+        return claim, []  # paused, cancelled or done: nothing to claim
     candidates = (
         select(Delivery.id)
         .where(
@@ -200,7 +202,7 @@ def send_claimed(
         for row in chunk:
             try:
                 built[row.id] = message_for(
-                    config, renderer, ctx, people[row.person_id], row.id, issued[row.id]
+                    config, renderer, ctx, people[row.person_id], row.id, issued[row.id], row.step
                 )
             except (ValueError, UnicodeError) as exc:
                 # This one message cannot be built (say, an address the relay cannot carry): it

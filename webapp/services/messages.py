@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import timedelta
 from email.header import Header
 from typing import Any
 
@@ -13,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.config import Config
-from webapp.i18n import pick_locale
+from webapp.i18n import pick_locale, translations_for
 from webapp.mail import (
     EmailRenderer,
     RenderedEmail,
@@ -35,8 +34,10 @@ from webapp.models import (
 from .campaigns import _campaign
 from .errors import N_, NotFound
 
-RETRY_DELAY = timedelta(minutes=5)
-MAX_ATTEMPTS = 5
+TEMPLATES = {
+    CampaignKind.RECRUITMENT: "recruitment",
+    CampaignKind.ANNOUNCEMENT: "announcement",
+}
 
 
 def reply_address(config: Config, local: str, delivery_id: int) -> str:
@@ -59,6 +60,7 @@ def _message_values(
     locale: str,
     link: str,
     unsubscribe_url: str,
+    step: int = 0,
 ) -> dict[str, Any]:
     community = ctx.community
     content = ctx.campaign.content.get(locale) or ctx.campaign.content.get("fr") or {}
@@ -68,8 +70,12 @@ def _message_values(
         "community": community.name,
     }
     message = render_coordinator_text(content.get("message", ""), placeholders)
+    subject = render_coordinator_text(content.get("subject", ""), placeholders)
+    if step > 0:
+        subject = translations_for(locale).gettext("Reminder: %(subject)s") % {"subject": subject}
     return {
-        "subject": render_coordinator_text(content.get("subject", ""), placeholders),
+        "subject": subject,
+        "reminder": step > 0,
         "first_name": person.first_name,
         "community_name": community.name,
         "benefits": list(community.benefits or []),
@@ -92,14 +98,14 @@ def render_for(
     ctx: MessageContext,
     person: Person,
     token: str,
+    step: int = 0,
 ) -> tuple[str, RenderedEmail]:
-    """The language and the rendered email of one recipient."""
+    """The language and the rendered email of one recipient (a reminder when ``step`` > 0)."""
     locale = pick_locale(person.language, ctx.community.language)
     link = f"{config.base_url}/r/{token}"
     unsubscribe_url = f"{config.base_url}/u/{token}"
-    values = _message_values(ctx, person, locale, link, unsubscribe_url)
-    template = "recruitment" if ctx.campaign.kind == CampaignKind.RECRUITMENT else ctx.campaign.kind
-    return locale, renderer.render(template, locale, values)
+    values = _message_values(ctx, person, locale, link, unsubscribe_url, step)
+    return locale, renderer.render(TEMPLATES[CampaignKind(ctx.campaign.kind)], locale, values)
 
 
 def preview(
@@ -184,10 +190,11 @@ def message_for(
     person: Person,
     delivery_id: int,
     token: str,
+    step: int = 0,
 ) -> Any:
     """The finished MIME message of one delivery."""
     community = ctx.community
-    _, rendered = render_for(config, renderer, ctx, person, token)
+    _, rendered = render_for(config, renderer, ctx, person, token, step)
     return build_message(
         rendered,
         from_header=address_header(
