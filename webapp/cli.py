@@ -2,92 +2,21 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import sys
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
-from webapp.config import Config, ConfigError
+from webapp.cli_base import FORMATS, Context, domain_errors, emit, err, pass_ctx
+from webapp.cli_campaigns import campaigns_group
 from webapp.db import Database
 from webapp.mail import envelope_address
 from webapp.migrate import upgrade
-from webapp.models import CampaignKind, MembershipState, Role
+from webapp.models import MembershipState, Role
 from webapp.services import campaigns, communities, imports, people, users
 from webapp.services.errors import DomainError
-
-FORMATS = click.Choice(["table", "csv", "json"])
-err = Console(stderr=True)
-
-
-class Context:
-    """Settings and database, opened on first use by each command."""
-
-    def __init__(self) -> None:
-        self._config: Config | None = None
-        self._database: Database | None = None
-
-    @property
-    def config(self) -> Config:
-        """Settings from the environment; a bad one stops the command with its message."""
-        if self._config is None:
-            try:
-                self._config = Config.from_env()
-            except ConfigError as exc:
-                raise click.ClickException(str(exc)) from exc
-            self._config.instance_path.mkdir(parents=True, exist_ok=True)
-        return self._config
-
-    @property
-    def database(self) -> Database:
-        """The database, migrated when it is the embedded SQLite default."""
-        if self._database is None:
-            self._database = Database(self.config.database_url)
-            if self._database.is_sqlite:
-                upgrade(self._database.engine)
-        return self._database
-
-
-pass_ctx = click.make_pass_decorator(Context, ensure=True)
-
-
-def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str) -> None:
-    """Print rows as a table, CSV or JSON."""
-    if fmt == "json":
-        click.echo(json.dumps(list(rows), ensure_ascii=False, indent=2, default=str))
-    elif fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-        click.echo(buffer.getvalue(), nl=False)
-    else:
-        table = Table(*columns)
-        for row in rows:
-            table.add_row(*(str(row.get(c, "")) for c in columns))
-        Console().print(table)
-
-
-def domain_errors(func: Any) -> Any:
-    """Turn a domain error into a clean message and exit code 1."""
-    import functools
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except DomainError as exc:
-            raise click.ClickException(str(exc)) from exc
-
-    return wrapper
 
 
 @click.group()
@@ -274,144 +203,7 @@ def people_list(ctx: Context, slug: str, state: str | None, fmt: str) -> None:
     emit(rows, people.LIST_COLUMNS, fmt)
 
 
-# -- campaigns ----------------------------------------------------------------------------
-
-
-@main.group("campaigns")
-def campaigns_group() -> None:
-    """Campaigns and their sending."""
-
-
-@campaigns_group.command("launch")
-@click.argument("slug")
-@click.option("--kind", type=click.Choice([k.value for k in CampaignKind]), required=True)
-@click.option("--audience", type=click.Choice([s.value for s in MembershipState]))
-@click.option("--wait", is_flag=True, help="Show progress until every message is handled.")
-@pass_ctx
-@domain_errors
-def campaigns_launch(ctx: Context, slug: str, kind: str, audience: str | None, wait: bool) -> None:
-    """Create a campaign with the default texts and launch it; prints its id."""
-
-    config = ctx.config
-    with ctx.database.session() as session:
-        community = communities.get_community_by_slug(session, slug)
-        campaign_id = campaigns.create_campaign(
-            session, community.id, kind=kind, audience_state=audience, name=kind
-        )
-        missing = campaigns.missing_sender_identity(community)
-        result = campaigns.launch_campaign(
-            session, campaign_id, require_identity=not config.development
-        )
-    if missing:
-        err.print(f"[yellow]Warning: sender identity incomplete ({', '.join(missing)}).[/]")
-    for reason, emails in result.excluded.items():
-        err.print(f"Left out ({reason}): {len(emails)}: {', '.join(emails[:10])}")
-    queue_sending(ctx, campaign_id)
-    click.echo(campaign_id)
-    if wait:
-        wait_for_campaign(ctx, campaign_id)
-
-
-def queue_sending(ctx: Context, campaign_id: int) -> None:
-    """Queue send tasks for what the campaign has pending; say so if the broker is down."""
-    from workers.dispatch import queue_pending
-    from workers.factory import make_celery
-
-    with ctx.database.session() as session:
-        queued = queue_pending(make_celery(ctx.config), session, campaign_id, ctx.config.batch_size)
-    if not queued:
-        err.print("[yellow]The broker is unreachable: sending starts when it is back.[/]")
-
-
-def wait_for_campaign(ctx: Context, campaign_id: int, stall_seconds: float = 10.0) -> None:
-    """A progress bar until nothing is pending; sends from here if no worker moves."""
-    from workers.campaigns import drain_with
-
-    progress = Progress(
-        TextColumn("Campaign {task.fields[id]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[detail]}"),
-        console=err,
-    )
-    with progress:
-        task = progress.add_task("send", total=None, id=campaign_id, detail="")
-        last_done, last_change = -1, time.monotonic()
-        while True:
-            with ctx.database.session() as session:
-                counts = campaigns.campaign_counts(session, campaign_id)
-                campaigns.complete_if_done(session, campaign_id)
-            done = counts["total"] - counts["pending"] - counts["sending"]
-            detail = ", ".join(
-                f"{k} {counts[k]}"
-                for k in ("sent", "failed", "bounced", "unknown", "suppressed")
-                if counts[k]
-            )
-            progress.update(task, total=counts["total"], completed=done, detail=detail)
-            if counts["pending"] == 0 and counts["sending"] == 0:
-                break
-            with ctx.database.session() as session:
-                if not campaigns.is_running(session, campaign_id):
-                    progress.update(task, detail="paused")
-                    break
-            if done != last_done:
-                last_done, last_change = done, time.monotonic()
-            elif time.monotonic() - last_change > stall_seconds and counts["pending"]:
-                progress.update(task, detail="no worker is sending: sending from here")
-                drain_with(ctx.config, ctx.database, campaign_id)
-                last_change = time.monotonic()
-                continue
-            time.sleep(0.5)
-    with ctx.database.session() as session:
-        counts = campaigns.campaign_counts(session, campaign_id)
-    click.echo(
-        f"Campaign {campaign_id}: {counts['sent']} sent, {counts['failed']} failed, "
-        f"{counts['bounced']} bounced, {counts['unknown']} unknown, "
-        f"{counts['suppressed']} suppressed."
-    )
-
-
-@campaigns_group.command("pause")
-@click.argument("campaign_id", type=int)
-@pass_ctx
-@domain_errors
-def campaigns_pause(ctx: Context, campaign_id: int) -> None:
-    """Stop sending after the messages in flight."""
-    with ctx.database.session() as session:
-        changed = campaigns.pause_campaign(session, campaign_id)
-    if not changed:
-        raise click.ClickException(f"Campaign {campaign_id} is not sending: nothing to pause.")
-    click.echo(f"Campaign {campaign_id} paused.")
-
-
-@campaigns_group.command("resume")
-@click.argument("campaign_id", type=int)
-@pass_ctx
-@domain_errors
-def campaigns_resume(ctx: Context, campaign_id: int) -> None:
-    """Send again from where the campaign stopped, to the audience fixed at launch."""
-    with ctx.database.session() as session:
-        changed = campaigns.resume_campaign(session, campaign_id)
-    if not changed:
-        raise click.ClickException(f"Campaign {campaign_id} is not paused: nothing to resume.")
-    queue_sending(ctx, campaign_id)
-    click.echo(f"Campaign {campaign_id} resumed.")
-
-
-@campaigns_group.command("status")
-@click.argument("campaign_id", type=int)
-@click.option("--format", "fmt", type=FORMATS, default="table")
-@pass_ctx
-@domain_errors
-def campaigns_status(ctx: Context, campaign_id: int, fmt: str) -> None:
-    """Counts per state of a campaign's messages."""
-    with ctx.database.session() as session:
-        counts = campaigns.campaign_counts(session, campaign_id)
-        campaign = session.get(campaigns.Campaign, campaign_id)
-        assert campaign is not None
-        row = {"id": campaign_id, "kind": campaign.kind, "state": campaign.state, **counts}
-    columns = ["id", "kind", "state", "total", *campaigns.COUNT_STATES, "answered"]
-    emit([row], columns, fmt)
+main.add_command(campaigns_group)
 
 
 # -- processes ----------------------------------------------------------------------------

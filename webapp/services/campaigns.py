@@ -490,6 +490,16 @@ def campaign_counts(session: Session, campaign_id: int) -> dict[str, int]:
         )
         or 0
     )
+    counts["waiting"] = (  # pending but due later: reminders, retries, a scheduled start
+        session.scalar(
+            select(func.count()).where(
+                Delivery.campaign_id == campaign_id,
+                Delivery.state == DeliveryState.PENDING,
+                Delivery.due_at > utcnow(),
+            )
+        )
+        or 0
+    )
     counts["resent"] = (
         session.scalar(
             select(func.count()).where(
