@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from email import message_from_bytes
 from pathlib import Path
+from typing import Any
 
 import dkim
 import pytest
-import sink
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sink import Sink
@@ -64,16 +64,17 @@ def dns(rsa_key: rsa.RSAPrivateKey) -> DnsFunc:
 
 
 @pytest.fixture
-def raw_messages(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """The bytes of every message the sinks receive, exactly as they came after DATA."""
-    received: list[bytes] = []
+def raw_messages(smtp_sink: Sink) -> Sequence[bytes]:
+    """The bytes of every message the sink receives, exactly as they came after DATA."""
 
-    def keep(data: bytes, *args: object, **kwargs: object) -> object:
-        received.append(data)
-        return message_from_bytes(data, *args, **kwargs)  # type: ignore[arg-type]
+    class Received(Sequence[bytes]):
+        def __getitem__(self, index: Any) -> Any:
+            return [envelope.data for envelope in smtp_sink.envelopes][index]
 
-    monkeypatch.setattr(sink, "message_from_bytes", keep)
-    return received
+        def __len__(self) -> int:
+            return len(smtp_sink.envelopes)
+
+    return Received()
 
 
 @pytest.fixture
@@ -132,7 +133,11 @@ def signed_headers(raw: bytes) -> list[str]:
 
 @sqlite_only
 def test_campaign_messages_verify_at_the_sink_with_both_unsubscribe_headers_signed(
-    database: Database, signing: Config, smtp_sink: Sink, dns: DnsFunc, raw_messages: list[bytes]
+    database: Database,
+    signing: Config,
+    smtp_sink: Sink,
+    dns: DnsFunc,
+    raw_messages: Sequence[bytes],
 ) -> None:
     send_campaign(signing, database, launch(database))
     assert len(smtp_sink.messages) == len(raw_messages) == 2
@@ -165,7 +170,7 @@ def test_a_tampered_unsubscribe_header_fails_verification(
     database: Database,
     signing: Config,
     dns: DnsFunc,
-    raw_messages: list[bytes],
+    raw_messages: Sequence[bytes],
     original: bytes,
     tampered: bytes,
 ) -> None:
@@ -178,7 +183,7 @@ def test_a_tampered_unsubscribe_header_fails_verification(
 
 @sqlite_only
 def test_adding_a_list_unsubscribe_post_breaks_a_signature(
-    database: Database, signing: Config, dns: DnsFunc, raw_messages: list[bytes]
+    database: Database, signing: Config, dns: DnsFunc, raw_messages: Sequence[bytes]
 ) -> None:
     # Signed as absent on a message without one (a test send): it cannot be added on the way.
     campaign_id = launch(database)
@@ -204,7 +209,7 @@ def test_adding_a_list_unsubscribe_post_breaks_a_signature(
 
 @sqlite_only
 def test_no_key_no_signature(
-    database: Database, config: Config, smtp_sink: Sink, raw_messages: list[bytes]
+    database: Database, config: Config, smtp_sink: Sink, raw_messages: Sequence[bytes]
 ) -> None:
     settings = config.with_overrides(smtp_url=smtp_sink.url)
     assert signer_for(settings) is None

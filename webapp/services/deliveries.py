@@ -52,7 +52,7 @@ from .reminders import ReminderPolicy, next_reminder_at, zone
 
 RETRY_DELAY = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
-CHUNK = 25  # messages marked ``sending`` together, and recorded together
+CHUNK = 50  # messages marked ``sending`` together, and recorded together
 FAULT_HOOK = "AMORCE_FAULT_EXIT_AFTER_SENT"  # tests only: die right after the Nth 250
 
 
@@ -138,6 +138,7 @@ class _Batch:
     people: dict[int, Person]
     policy: ReminderPolicy
     outcome: BatchOutcome
+    errors_in_a_row: int = 0  # the campaign's count of failed sends in a row, as last seen
 
 
 def send_claimed(
@@ -189,7 +190,15 @@ def send_claimed(
     )
     session.commit()
     batch = _Batch(
-        session, config, campaign, community, claim, people, ReminderPolicy.of(campaign), outcome
+        session,
+        config,
+        campaign,
+        community,
+        claim,
+        people,
+        ReminderPolicy.of(campaign),
+        outcome,
+        campaign.consecutive_errors,
     )
     ctx = MessageContext(community, campaign)
     gate = throttle or NoThrottle()
@@ -295,18 +304,22 @@ def _mark_sending(batch: _Batch, chunk: list[_Row]) -> list[_Row]:
         batch.outcome.counts[DeliveryState.SUPPRESSED] += len(blocked_ids)
     wanted = [row.id for row in chunk if row.id not in set(blocked_ids)]
     lease = utcnow() + timedelta(seconds=batch.config.lease_seconds)
+    marked: set[int] = set()
     if wanted:
-        session.execute(
-            update(Delivery)
-            .where(
-                Delivery.id.in_(wanted),
-                Delivery.claim == claim,
-                Delivery.state == DeliveryState.PENDING,
-            )
-            .values(
-                state=DeliveryState.SENDING,
-                attempts=Delivery.attempts + 1,
-                lease_expires_at=lease,
+        marked = set(
+            session.scalars(
+                update(Delivery)
+                .where(
+                    Delivery.id.in_(wanted),
+                    Delivery.claim == claim,
+                    Delivery.state == DeliveryState.PENDING,
+                )
+                .values(
+                    state=DeliveryState.SENDING,
+                    attempts=Delivery.attempts + 1,
+                    lease_expires_at=lease,
+                )
+                .returning(Delivery.id)
             )
         )
     # The rest of the batch keeps its lease too, so a slow (throttled) batch never looks dead.
@@ -316,15 +329,6 @@ def _mark_sending(batch: _Batch, chunk: list[_Row]) -> list[_Row]:
         .values(lease_expires_at=lease)
     )
     session.commit()
-    marked = set(
-        session.scalars(
-            select(Delivery.id).where(
-                Delivery.id.in_(wanted),
-                Delivery.claim == claim,
-                Delivery.state == DeliveryState.SENDING,
-            )
-        )
-    )
     return [
         _Row(row.id, row.person_id, row.membership_id, row.step, row.attempts + 1)
         for row in chunk
@@ -356,11 +360,10 @@ def _send_chunk(
     """Send a marked chunk; True as second value when the server stopped the batch."""
     results: list[_Result] = []
     for index, row in enumerate(ready):
-        message = built[row.id]
-        recipient = envelope_address(message["To"])
+        recipient = batch.people[row.person_id].email
         gate.acquire(recipient.rpartition("@")[2])
         try:
-            results.append(_send_one(batch, connection, message, row))
+            results.append(_send_one(batch, connection, built[row.id], row, recipient))
         except NotSent as exc:
             # The server, not this recipient, is the problem: put the unsent rows back as they
             # were and leave the rest of the batch to the sweep.
@@ -373,7 +376,9 @@ def _send_chunk(
     return results, False
 
 
-def _send_one(batch: _Batch, connection: SmtpConnection, message: Any, row: _Row) -> _Result:
+def _send_one(
+    batch: _Batch, connection: SmtpConnection, message: Any, row: _Row, recipient: str
+) -> _Result:
     config = batch.config
     envelope_from = (
         reply_address(config, "bounce", row.id)
@@ -381,7 +386,7 @@ def _send_one(batch: _Batch, connection: SmtpConnection, message: Any, row: _Row
         else envelope_address(config.mail_from)
     )
     try:
-        connection.send(message, envelope_from, envelope_address(message["To"]))
+        connection.send(message, envelope_from, recipient)
     except smtplib.SMTPRecipientsRefused as exc:
         code, reply = next(iter(exc.recipients.values()))
         return _after_refusal(row, code, reply, at_rcpt=True)
@@ -532,20 +537,21 @@ def _count_errors(batch: _Batch, results: list[_Result]) -> None:
         trailing = trailing + 1 if result.state in errors else 0
     any_success = any(r.state not in errors for r in results)
     session, campaign_id = batch.session, batch.campaign.id
+    if any_success and not trailing and not batch.errors_in_a_row:
+        return  # the usual case: nothing failed, nothing to write
     if any_success:
         session.execute(
             update(Campaign).where(Campaign.id == campaign_id).values(consecutive_errors=trailing)
         )
-    elif trailing:
+    else:
         session.execute(
             update(Campaign)
             .where(Campaign.id == campaign_id)
             .values(consecutive_errors=Campaign.consecutive_errors + trailing)
         )
-    else:
-        return
     count = session.scalar(select(Campaign.consecutive_errors).where(Campaign.id == campaign_id))
-    if (count or 0) < batch.config.max_consecutive_errors:
+    batch.errors_in_a_row = count or 0
+    if batch.errors_in_a_row < batch.config.max_consecutive_errors:
         return
     paused = session.execute(
         update(Campaign)

@@ -1,7 +1,13 @@
-"""Coordinator pages: compose, preview, test, launch and follow a campaign."""
+"""Coordinator pages: create, compose, set the sending, preview, test, launch and follow a
+campaign."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_time
 from flask import (
     Blueprint,
     Response,
@@ -14,27 +20,32 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from forms.campaigns import CampaignForm, TestSendForm
+from forms.campaigns import CampaignForm, CancelForm, NewCampaignForm, PolicyForm, TestSendForm
 from webapp.extensions import db_session, state
 from webapp.mail import RenderedEmail
-from webapp.models import Campaign, CampaignState
+from webapp.models import Campaign, CampaignState, Community, PauseReason, utcnow
 from webapp.services import campaigns as service
 from webapp.services import messages
 from webapp.services.errors import DomainError, NotFound
+from webapp.services.reminders import deadline_cutoff, zone
 from workers.dispatch import queue_pending, queue_test_send
 
 from .communities import community_or_404
 from .errors import error_text
+from .labels import CAMPAIGN_STATES, STATES
 
 bp = Blueprint("campaigns", __name__, url_prefix="/communities/<slug>/campaigns")
 
 PREVIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+KIND_NAMES = {"recruitment": _l("Recruitment"), "announcement": _l("Announcement")}
 
 
-def campaign_or_404(slug: str, campaign_id: int) -> tuple[object, Campaign]:
+def campaign_or_404(slug: str, campaign_id: int) -> tuple[Community, Campaign]:
     """The community and its campaign; 404 when either is not the coordinator's."""
     community = community_or_404(slug)
     campaign = db_session().get(Campaign, campaign_id)
@@ -43,21 +54,44 @@ def campaign_or_404(slug: str, campaign_id: int) -> tuple[object, Campaign]:
     return community, campaign
 
 
-@bp.post("/new")
+def _back(slug: str, campaign_id: int, anchor: str | None = None) -> ResponseReturnValue:
+    return redirect(url_for("campaigns.show", slug=slug, campaign_id=campaign_id, _anchor=anchor))
+
+
+def _actor() -> str:
+    return f"user:{current_user.id}"
+
+
+# -- create and compose ---------------------------------------------------------------------
+
+
+@bp.route("/new", methods=["GET", "POST"])
 @login_required
 def create(slug: str) -> ResponseReturnValue:
-    """A draft recruitment campaign with the default bilingual texts."""
+    """Choose the kind and the audience; a draft with the default bilingual texts."""
     community = community_or_404(slug)
-    session = db_session()
-    campaign_id = service.create_campaign(
-        session,
-        community.id,
-        kind="recruitment",
-        user_id=int(current_user.id),
-        name=_("Recruitment"),
-    )
-    session.commit()
-    return redirect(url_for("campaigns.edit", slug=slug, campaign_id=campaign_id))
+    form = NewCampaignForm()
+    form.offer(STATES, str(get_locale() or "fr"))
+    if form.validate_on_submit():
+        kind = form.kind.data or "recruitment"
+        session = db_session()
+        try:
+            campaign_id = service.create_campaign(
+                session,
+                community.id,
+                kind=kind,
+                audience_state=form.audience.data or None,
+                audience_filter=form.audience_filter(),
+                user_id=int(current_user.id),
+                name=form.name.data or str(KIND_NAMES.get(kind, kind)),
+            )
+        except DomainError as exc:
+            form.kind.errors = [*form.kind.errors, error_text(exc)]
+        else:
+            session.commit()
+            flash(_("Campaign created: check its message, then who receives it."), "success")
+            return redirect(url_for("campaigns.edit", slug=slug, campaign_id=campaign_id))
+    return render_template("campaigns/new.html", community=community, form=form)
 
 
 @bp.route("/<int:campaign_id>/edit", methods=["GET", "POST"])
@@ -66,7 +100,7 @@ def edit(slug: str, campaign_id: int) -> ResponseReturnValue:
     """Write the subject and message in both languages."""
     community, campaign = campaign_or_404(slug, campaign_id)
     if campaign.state != CampaignState.DRAFT:
-        return redirect(url_for("campaigns.show", slug=slug, campaign_id=campaign_id))
+        return _back(slug, campaign_id)
     form = CampaignForm()
     if not form.is_submitted():
         form.name.data = campaign.name
@@ -85,25 +119,103 @@ def edit(slug: str, campaign_id: int) -> ResponseReturnValue:
                 service.update_content(session, campaign.id, content)
             except DomainError as exc:
                 flash(error_text(exc), "error")
-                return redirect(url_for("campaigns.show", slug=slug, campaign_id=campaign_id))
+                return _back(slug, campaign_id)
             campaign.name = form.name.data or ""
             session.commit()
             flash(_("Campaign saved."), "success")
-            return redirect(url_for("campaigns.show", slug=slug, campaign_id=campaign_id))
+            return _back(slug, campaign_id)
     return render_template("campaigns/edit.html", community=community, campaign=campaign, form=form)
 
 
-@bp.get("/<int:campaign_id>")
+# -- the sending policy -----------------------------------------------------------------------
+
+
+@bp.post("/<int:campaign_id>/sending")
 @login_required
-def show(slug: str, campaign_id: int) -> ResponseReturnValue:
-    """The campaign: audience, preview, test send, launch, then live progress."""
+def sending(slug: str, campaign_id: int) -> ResponseReturnValue:
+    """Save when the draft starts, its reminders and its lost-outcome policy."""
     community, campaign = campaign_or_404(slug, campaign_id)
+    if campaign.state != CampaignState.DRAFT:
+        flash(_("A launched campaign can no longer be edited."), "error")
+        return _back(slug, campaign_id)
+    form = PolicyForm()
+    if form.validate_on_submit():
+        policy = form.policy(zone(community.timezone))
+        problems = service.check_policy(policy)
+        form.add_problems(problems)
+        if not problems:
+            session = db_session()
+            try:
+                service.set_policy(session, campaign.id, policy)
+            except DomainError as exc:
+                flash(error_text(exc), "error")
+                return _back(slug, campaign_id)
+            session.commit()
+            flash(_("Sending settings saved."), "success")
+            return _back(slug, campaign_id, "sending-title")
+    return _render_show(community, campaign, policy_form=form)
+
+
+def _when(moment: datetime, tz: ZoneInfo) -> str:
+    """A moment in the community's zone, in the reader's language."""
+    local, locale = moment.astimezone(tz), get_locale() or "fr"
+    return _(
+        "%(date)s at %(time)s",
+        date=format_date(local, "full", locale=locale),
+        time=format_time(local, "short", locale=locale),
+    )
+
+
+def _hour(hour: int) -> str:
+    return format_time(datetime(2000, 1, 1, hour), "short", locale=get_locale() or "fr")
+
+
+def _sending_facts(campaign: Campaign, tz: ZoneInfo) -> dict[str, Any]:
+    """Finished values for the summary of the sending policy."""
+    now = utcnow()
+    scheduled = campaign.scheduled_at
+    start = scheduled if scheduled and scheduled > now else (campaign.launched_at or now)
+    facts: dict[str, Any] = {
+        "start": _when(scheduled, tz) if scheduled and scheduled > now else None,
+        "started": _when(start, tz) if campaign.launched_at and start <= now else None,
+        "reminders": campaign.reminder_count,
+        "gap": campaign.reminder_gap_days,
+        "quiet": None,
+        "deadline": None,
+        "lead": None,
+        "hold": campaign.unknown_policy == "hold",
+    }
+    if campaign.quiet_start is not None and campaign.quiet_end is not None:
+        facts["quiet"] = (_hour(campaign.quiet_start), _hour(campaign.quiet_end))
+    if campaign.deadline_at is not None:
+        facts["deadline"] = _when(campaign.deadline_at, tz)
+        cutoff = deadline_cutoff(campaign.deadline_at, start)
+        if cutoff is not None:  # hours between the last reminder and the deadline
+            facts["lead"] = int((campaign.deadline_at - cutoff).total_seconds() // 3600)
+    return facts
+
+
+# -- the campaign page ----------------------------------------------------------------------
+
+
+def _notice(campaign: Campaign) -> str:
+    """Why a paused campaign stopped, when it was not the coordinator's doing."""
+    if campaign.state == CampaignState.PAUSED and campaign.paused_reason == PauseReason.ERRORS:
+        return ngettext(
+            "Paused after %(num)d failed send in a row: check the SMTP settings, then resume.",
+            "Paused after %(num)d failed sends in a row: check the SMTP settings, then resume.",
+            campaign.consecutive_errors,
+        )
+    return ""
+
+
+def _render_show(
+    community: Community, campaign: Campaign, *, policy_form: PolicyForm | None = None
+) -> str:
     session = db_session()
-    plan = service.plan_audience(session, campaign.id) if campaign.state == "draft" else None
-    counts = service.campaign_counts(session, campaign.id)
-    recipients = service.audience_sample(session, campaign.id)
-    test_form = TestSendForm(email=current_user.email, language=community.language)  # type: ignore[attr-defined]
-    missing = service.missing_sender_identity(community)  # type: ignore[arg-type]
+    tz = zone(community.timezone)
+    draft = campaign.state == CampaignState.DRAFT
+    missing = service.missing_sender_identity(community)
     identity_problem = None
     if missing:
         identity_problem = _(
@@ -111,18 +223,41 @@ def show(slug: str, campaign_id: int) -> ResponseReturnValue:
             "the law requires it in every message.",
             missing=", ".join(_(label) for label in missing),
         )
+    policy_form = policy_form or (PolicyForm.of(service.policy_of(campaign), tz) if draft else None)
+    if policy_form is not None:
+        policy_form.scheduled_at.description = _(
+            "In the community's time zone: %(zone)s.", zone=community.timezone
+        )
     return render_template(
         "campaigns/show.html",
         community=community,
         campaign=campaign,
-        plan=plan,
-        counts=counts,
-        recipients=recipients,
-        test_form=test_form,
+        kind_name=KIND_NAMES.get(campaign.kind, campaign.kind),
+        plan=service.plan_audience(session, campaign.id) if draft else None,
+        counts=service.campaign_counts(session, campaign.id),
+        facts=_sending_facts(campaign, tz),
+        timezone=community.timezone,
+        notice=_notice(campaign),
+        recipients=service.audience_sample(session, campaign.id),
+        test_form=TestSendForm(
+            formdata=None,
+            email=current_user.email,
+            language=community.language,
+        ),
+        policy_form=policy_form,
+        cancel_form=CancelForm(formdata=None),
         identity_problem=identity_problem,
         person_id=request.args.get("person", type=int),
         lang=request.args.get("lang"),
     )
+
+
+@bp.get("/<int:campaign_id>")
+@login_required
+def show(slug: str, campaign_id: int) -> ResponseReturnValue:
+    """The campaign: audience, sending, preview, test send, launch, then live progress."""
+    community, campaign = campaign_or_404(slug, campaign_id)
+    return _render_show(community, campaign)
 
 
 @bp.get("/<int:campaign_id>/preview.html")
@@ -183,28 +318,42 @@ def test_send(slug: str, campaign_id: int) -> ResponseReturnValue:
             flash(_("The worker queue is unreachable; try again in a moment."), "error")
     else:
         flash(_("Enter a valid email address for the test."), "error")
-    return redirect(url_for("campaigns.show", slug=slug, campaign_id=campaign_id))
+    return _back(slug, campaign_id)
+
+
+# -- launch and steer -----------------------------------------------------------------------
 
 
 @bp.post("/<int:campaign_id>/launch")
 @login_required
 def launch(slug: str, campaign_id: int) -> ResponseReturnValue:
     """Write the outbox, commit, then queue the sending; a second click changes nothing."""
-    _community, campaign = campaign_or_404(slug, campaign_id)
+    community, campaign = campaign_or_404(slug, campaign_id)
     app_state = state()
     session = db_session()
     try:
-        result = service.launch_campaign(session, campaign.id, actor=f"user:{current_user.id}")
+        result = service.launch_campaign(session, campaign.id, actor=_actor())
     except DomainError as exc:
         flash(error_text(exc), "error")
-        return redirect(url_for("campaigns.show", slug=slug, campaign_id=campaign_id))
+        return _back(slug, campaign_id)
     session.commit()
+    scheduled = campaign.scheduled_at
     if result.already_launched:
         flash(_("This campaign was already launched."), "info")
+    elif scheduled is not None and scheduled > utcnow():  # the sweep queues them when due
+        flash(
+            ngettext(
+                "Campaign scheduled: %(num)d message will leave on %(when)s.",
+                "Campaign scheduled: %(num)d messages will leave on %(when)s.",
+                result.created,
+                when=_when(scheduled, zone(community.timezone)),
+            ),
+            "success",
+        )
     else:
         queue_pending(app_state.celery, session, campaign.id, app_state.config.batch_size)
         flash(_("Campaign launched: %(count)d messages queued.", count=result.created), "success")
-    return redirect(url_for("campaigns.show", slug=slug, campaign_id=campaign_id))
+    return _back(slug, campaign_id)
 
 
 @bp.post("/<int:campaign_id>/pause")
@@ -213,10 +362,10 @@ def pause(slug: str, campaign_id: int) -> ResponseReturnValue:
     """Stop sending after the messages in flight."""
     _community, campaign = campaign_or_404(slug, campaign_id)
     session = db_session()
-    if service.pause_campaign(session, campaign.id, actor=f"user:{current_user.id}"):
+    if service.pause_campaign(session, campaign.id, actor=_actor()):
         session.commit()
         flash(_("Campaign paused: no more messages leave until you resume it."), "success")
-    return redirect(url_for("campaigns.show", slug=slug, campaign_id=campaign_id))
+    return _back(slug, campaign_id)
 
 
 @bp.post("/<int:campaign_id>/resume")
@@ -226,17 +375,78 @@ def resume(slug: str, campaign_id: int) -> ResponseReturnValue:
     _community, campaign = campaign_or_404(slug, campaign_id)
     app_state = state()
     session = db_session()
-    if service.resume_campaign(session, campaign.id, actor=f"user:{current_user.id}"):
+    if service.resume_campaign(session, campaign.id, actor=_actor()):
         session.commit()
         queue_pending(app_state.celery, session, campaign.id, app_state.config.batch_size)
         flash(_("Campaign resumed."), "success")
-    return redirect(url_for("campaigns.show", slug=slug, campaign_id=campaign_id))
+    return _back(slug, campaign_id)
+
+
+@bp.post("/<int:campaign_id>/cancel")
+@login_required
+def cancel(slug: str, campaign_id: int) -> ResponseReturnValue:
+    """Stop for good once the coordinator has ticked the confirmation."""
+    _community, campaign = campaign_or_404(slug, campaign_id)
+    if not CancelForm().validate_on_submit():
+        flash(_("Tick the box to confirm the cancellation: nothing was changed."), "error")
+        return _back(slug, campaign_id, "cancel-title")
+    session = db_session()
+    cancelled = service.cancel_campaign(session, campaign.id, actor=_actor())
+    if cancelled is None:
+        flash(_("This campaign has already ended."), "info")
+    else:
+        session.commit()
+        flash(
+            ngettext(
+                "Campaign cancelled: %(num)d message will not be sent.",
+                "Campaign cancelled: %(num)d messages will not be sent.",
+                cancelled,
+            ),
+            "success",
+        )
+    return _back(slug, campaign_id)
+
+
+@bp.post("/<int:campaign_id>/resend")
+@login_required
+def resend(slug: str, campaign_id: int) -> ResponseReturnValue:
+    """Send again the messages whose outcome was lost and held for the coordinator."""
+    _community, campaign = campaign_or_404(slug, campaign_id)
+    app_state = state()
+    session = db_session()
+    try:
+        count = service.resend_unknown(session, campaign.id, actor=_actor())
+    except DomainError as exc:
+        flash(error_text(exc), "error")
+        return _back(slug, campaign_id)
+    session.commit()
+    if count:
+        queue_pending(app_state.celery, session, campaign.id, app_state.config.batch_size)
+        flash(
+            ngettext(
+                "%(num)d message will be sent again.",
+                "%(num)d messages will be sent again.",
+                count,
+            ),
+            "success",
+        )
+    else:
+        flash(_("No message was waiting for your decision."), "info")
+    return _back(slug, campaign_id)
 
 
 @bp.get("/<int:campaign_id>/status.json")
 @login_required
 def status(slug: str, campaign_id: int) -> ResponseReturnValue:
-    """Counts for the live progress bar."""
+    """Counts for the live progress: every state, due later, resent, answered."""
     _community, campaign = campaign_or_404(slug, campaign_id)
     counts = service.campaign_counts(db_session(), campaign.id)
-    return jsonify(state=campaign.state, counts=counts)
+    return jsonify(
+        state=campaign.state,
+        state_label=str(CAMPAIGN_STATES.get(campaign.state, campaign.state)),
+        paused_reason=campaign.paused_reason,
+        consecutive_errors=campaign.consecutive_errors,
+        notice=_notice(campaign),
+        done=counts["total"] - counts["pending"] - counts["sending"],
+        counts=counts,
+    )
