@@ -115,8 +115,12 @@ def check_coordinator_text(source: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=512)
 def markdown_to_html(source: str) -> Markup:
-    """Markdown rendered then sanitised with nh3 (no scripts, no event handlers)."""
+    """Markdown rendered then sanitised with nh3 (no scripts, no event handlers).
+
+    Cached: a campaign's message is often the same for every recipient.
+    """
     html = _markdown.render(source)
     clean = nh3.clean(html, url_schemes={"http", "https", "mailto"})
     return Markup(clean)  # noqa: S704 - sanitised just above

@@ -77,7 +77,7 @@ def claim_batch(
             Delivery.due_at <= moment,
             or_(Delivery.lease_expires_at.is_(None), Delivery.lease_expires_at < moment),
         )
-        .order_by(Delivery.id)
+        .order_by(Delivery.due_at)  # the (campaign, state, due) index: stops at the limit
         .limit(size)
         .with_for_update(skip_locked=True)
     )
@@ -139,6 +139,7 @@ class _Batch:
     policy: ReminderPolicy
     outcome: BatchOutcome
     errors_in_a_row: int = 0  # the campaign's count of failed sends in a row, as last seen
+    sent_memberships: list[int] = field(default_factory=list)
 
 
 def send_claimed(
@@ -223,7 +224,7 @@ def send_claimed(
         _record(batch, results)
         if stopped:
             break
-    _mark_invited(session, [row.membership_id for row in rows], campaign)
+    _mark_invited(session, batch.sent_memberships, campaign)
     complete_if_done(session, campaign.id)
     session.commit()
     return outcome
@@ -472,6 +473,8 @@ def _record(batch: _Batch, results: list[_Result], from_state: str = DeliverySta
     )
     for result in results:
         batch.outcome.counts[result.state] += 1
+        if result.state == DeliveryState.SENT:
+            batch.sent_memberships.append(result.row.membership_id)
     _schedule_reminders(batch, [r.row for r in results if r.state == DeliveryState.SENT], moment)
     for result in results:
         if result.state == DeliveryState.BOUNCED:
@@ -599,18 +602,12 @@ def _release(session: Session, claim: str) -> None:
 
 
 def _mark_invited(session: Session, membership_ids: list[int], campaign: Campaign) -> None:
-    if campaign.kind != CampaignKind.RECRUITMENT:
+    """Prospects who were just sent a recruitment message are now ``invited``."""
+    if campaign.kind != CampaignKind.RECRUITMENT or not membership_ids:
         return
-    sent = select(Delivery.membership_id).where(
-        Delivery.campaign_id == campaign.id, Delivery.state == DeliveryState.SENT
-    )
     session.execute(
         update(Membership)
-        .where(
-            Membership.id.in_(membership_ids),
-            Membership.id.in_(sent),
-            Membership.state == MembershipState.PROSPECT,
-        )
+        .where(Membership.id.in_(membership_ids), Membership.state == MembershipState.PROSPECT)
         .values(state=MembershipState.INVITED, updated_at=utcnow())
     )
 
