@@ -3,11 +3,6 @@ campaign."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-from zoneinfo import ZoneInfo
-
-from babel.dates import format_date, format_time
 from flask import (
     Blueprint,
     Response,
@@ -28,13 +23,14 @@ from flask_login import current_user, login_required
 from forms.campaigns import CampaignForm, CancelForm, NewCampaignForm, PolicyForm, TestSendForm
 from webapp.extensions import db_session, state
 from webapp.mail import RenderedEmail
-from webapp.models import Campaign, CampaignState, Community, PauseReason, utcnow
+from webapp.models import Campaign, CampaignState, Community, utcnow
 from webapp.services import campaigns as service
 from webapp.services import messages
 from webapp.services.errors import DomainError, NotFound
-from webapp.services.reminders import deadline_cutoff, zone
+from webapp.services.reminders import zone
 from workers.dispatch import queue_pending, queue_test_send
 
+from .campaign_summary import notice, sending_facts, when
 from .communities import community_or_404
 from .errors import error_text
 from .labels import CAMPAIGN_STATES, STATES
@@ -156,57 +152,7 @@ def sending(slug: str, campaign_id: int) -> ResponseReturnValue:
     return _render_show(community, campaign, policy_form=form)
 
 
-def _when(moment: datetime, tz: ZoneInfo) -> str:
-    """A moment in the community's zone, in the reader's language."""
-    local, locale = moment.astimezone(tz), get_locale() or "fr"
-    return _(
-        "%(date)s at %(time)s",
-        date=format_date(local, "full", locale=locale),
-        time=format_time(local, "short", locale=locale),
-    )
-
-
-def _hour(hour: int) -> str:
-    return format_time(datetime(2000, 1, 1, hour), "short", locale=get_locale() or "fr")
-
-
-def _sending_facts(campaign: Campaign, tz: ZoneInfo) -> dict[str, Any]:
-    """Finished values for the summary of the sending policy."""
-    now = utcnow()
-    scheduled = campaign.scheduled_at
-    start = scheduled if scheduled and scheduled > now else (campaign.launched_at or now)
-    facts: dict[str, Any] = {
-        "start": _when(scheduled, tz) if scheduled and scheduled > now else None,
-        "started": _when(start, tz) if campaign.launched_at and start <= now else None,
-        "reminders": campaign.reminder_count,
-        "gap": campaign.reminder_gap_days,
-        "quiet": None,
-        "deadline": None,
-        "lead": None,
-        "hold": campaign.unknown_policy == "hold",
-    }
-    if campaign.quiet_start is not None and campaign.quiet_end is not None:
-        facts["quiet"] = (_hour(campaign.quiet_start), _hour(campaign.quiet_end))
-    if campaign.deadline_at is not None:
-        facts["deadline"] = _when(campaign.deadline_at, tz)
-        cutoff = deadline_cutoff(campaign.deadline_at, start)
-        if cutoff is not None:  # hours between the last reminder and the deadline
-            facts["lead"] = int((campaign.deadline_at - cutoff).total_seconds() // 3600)
-    return facts
-
-
 # -- the campaign page ----------------------------------------------------------------------
-
-
-def _notice(campaign: Campaign) -> str:
-    """Why a paused campaign stopped, when it was not the coordinator's doing."""
-    if campaign.state == CampaignState.PAUSED and campaign.paused_reason == PauseReason.ERRORS:
-        return ngettext(
-            "Paused after %(num)d failed send in a row: check the SMTP settings, then resume.",
-            "Paused after %(num)d failed sends in a row: check the SMTP settings, then resume.",
-            campaign.consecutive_errors,
-        )
-    return ""
 
 
 def _render_show(
@@ -235,9 +181,9 @@ def _render_show(
         kind_name=KIND_NAMES.get(campaign.kind, campaign.kind),
         plan=service.plan_audience(session, campaign.id) if draft else None,
         counts=service.campaign_counts(session, campaign.id),
-        facts=_sending_facts(campaign, tz),
+        facts=sending_facts(campaign, tz),
         timezone=community.timezone,
-        notice=_notice(campaign),
+        notice=notice(campaign),
         recipients=service.audience_sample(session, campaign.id),
         test_form=TestSendForm(
             formdata=None,
@@ -346,7 +292,7 @@ def launch(slug: str, campaign_id: int) -> ResponseReturnValue:
                 "Campaign scheduled: %(num)d message will leave on %(when)s.",
                 "Campaign scheduled: %(num)d messages will leave on %(when)s.",
                 result.created,
-                when=_when(scheduled, zone(community.timezone)),
+                when=when(scheduled, zone(community.timezone)),
             ),
             "success",
         )
@@ -446,7 +392,7 @@ def status(slug: str, campaign_id: int) -> ResponseReturnValue:
         state_label=str(CAMPAIGN_STATES.get(campaign.state, campaign.state)),
         paused_reason=campaign.paused_reason,
         consecutive_errors=campaign.consecutive_errors,
-        notice=_notice(campaign),
+        notice=notice(campaign),
         done=counts["total"] - counts["pending"] - counts["sending"],
         counts=counts,
     )

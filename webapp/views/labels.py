@@ -40,6 +40,10 @@ DELIVERY_STATES = {
     "bounced": _l("Bounced"),
     "unknown": _l("Unknown outcome"),
     "suppressed": _l("Suppressed"),
+    "skipped": _l("Not needed (answered)"),
+    "cancelled": _l("Cancelled"),
+    "waiting": _l("Due later"),
+    "resent": _l("Sent again"),
     "answered": _l("Answered"),
 }
 EXCLUSIONS = {
