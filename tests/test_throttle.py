@@ -6,6 +6,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 import redis
@@ -18,6 +19,7 @@ from webapp.db import Database
 from webapp.mail import EmailRenderer
 from webapp.models import Campaign, Delivery
 from webapp.services import campaigns, communities, imports
+from webapp.services.deliveries import sweep as deliveries_sweep
 from webapp.throttle import LocalThrottle, RedisThrottle, throttle_for
 from workers.campaigns import drain_with
 
@@ -156,3 +158,34 @@ def test_fifty_failures_in_a_row_pause_the_campaign_and_say_why(
         assert campaigns.resume_campaign(session, campaign_id)
         campaign = session.get_one(Campaign, campaign_id)
         assert (campaign.paused_reason, campaign.consecutive_errors) == ("", 0)
+
+
+def test_a_slow_throttled_batch_keeps_its_lease_and_is_never_sent_twice(
+    database: Database, config: Config, smtp_sink: Sink
+) -> None:
+    # Ten messages at three a second take over three seconds, longer than the 2-second lease:
+    # the worker renews it, so the sweep running meanwhile never takes its rows for lost.
+    settings = config.with_overrides(
+        smtp_url=smtp_sink.url, send_rate=3, lease_seconds=2, batch_size=10
+    )
+    campaign_id = _launch(database, [f"s{i}@example.org" for i in range(10)])
+    sender = threading.Thread(
+        target=drain_with,
+        args=(settings, database, campaign_id, EmailRenderer()),
+        kwargs={"throttle": throttle_for(settings)},
+    )
+    sender.start()
+    while sender.is_alive():
+        with database.session() as session:
+            deliveries_sweep(session, batch_size=10, requeue_after=timedelta(seconds=0))
+        sender.join(timeout=0.3)
+    with database.session() as session:
+        lost = session.scalars(
+            select(Delivery.id).where(
+                Delivery.campaign_id == campaign_id, Delivery.unknown_count > 0
+            )
+        ).all()
+        counts = campaigns.campaign_counts(session, campaign_id)
+    assert lost == [] and counts["sent"] == 10
+    recipients = [e.rcpt_tos[0] for e in smtp_sink.envelopes]
+    assert len(recipients) == len(set(recipients)) == 10

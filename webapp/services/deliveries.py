@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import smtplib
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -360,9 +361,13 @@ def _send_chunk(
 ) -> tuple[list[_Result], bool]:
     """Send a marked chunk; True as second value when the server stopped the batch."""
     results: list[_Result] = []
+    renewed = time.monotonic()
     for index, row in enumerate(ready):
         recipient = batch.people[row.person_id].email
         gate.acquire(recipient.rpartition("@")[2])
+        if time.monotonic() - renewed > batch.config.lease_seconds / 3:
+            _renew_lease(batch)  # a slow relay or a tight rate limit: still alive
+            renewed = time.monotonic()
         try:
             results.append(_send_one(batch, connection, built[row.id], row, recipient))
         except NotSent as exc:
@@ -375,6 +380,19 @@ def _send_chunk(
         if results[-1].state == DeliveryState.SENT:
             _fault_hook()
     return results, False
+
+
+def _renew_lease(batch: _Batch) -> None:
+    session = batch.session
+    session.execute(
+        update(Delivery)
+        .where(
+            Delivery.claim == batch.claim,
+            Delivery.state.in_([DeliveryState.PENDING, DeliveryState.SENDING]),
+        )
+        .values(lease_expires_at=utcnow() + timedelta(seconds=batch.config.lease_seconds))
+    )
+    session.commit()
 
 
 def _send_one(
