@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import Select, and_, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from webapp.i18n import LOCALES, translations_for
@@ -32,6 +32,7 @@ from webapp.models import (
     UnknownPolicy,
     utcnow,
 )
+from webapp.models.base import UTCDateTime
 
 from . import suppressions
 from .errors import N_, DomainError, NotFound
@@ -271,33 +272,50 @@ def _answer_matches(answers: dict[str, Any] | None, question: str, value: str) -
     return given is not None and str(given) == value
 
 
-def plan_audience(session: Session, campaign_id: int) -> AudiencePlan:
-    """The eligible recipients: in the audience state, matching the campaign's filter on
-    answers, with consent, not suppressed. Rows are streamed from the database."""
-    campaign = _campaign(session, campaign_id)
-    community_id = campaign.community_id
-    hashes = suppressions.suppressed_hashes(session, community_id)
-    consenting = select(ConsentRecord.person_id).where(
+def _consenting(community_id: int) -> Select[Any]:
+    return select(ConsentRecord.person_id).where(
         ConsentRecord.community_id == community_id,
         ConsentRecord.withdrawn_at.is_(None),
     )
-    audience_filter = campaign.audience_filter or {}
+
+
+def _audience(campaign: Campaign, *columns: Any) -> Select[Any]:
+    """``columns`` of the people in the campaign's audience state matching its ``responded``
+    filter (the answer filter is applied in Python, see :func:`plan_audience`)."""
+    community_id = campaign.community_id
     query = (
-        select(Person.id, Person.email, Membership.id, Person.id.in_(consenting))
+        select(*columns)
+        .select_from(Person)
         .join(Membership, Membership.person_id == Person.id)
         .where(
             Membership.community_id == community_id,
             Membership.state == campaign.audience_state,
         )
     )
-    for kind, wanted in (audience_filter.get("responded") or {}).items():
+    for kind, wanted in ((campaign.audience_filter or {}).get("responded") or {}).items():
         responded = (
             select(Response.person_id)
             .join(Questionnaire, Questionnaire.id == Response.questionnaire_id)
             .where(Questionnaire.community_id == community_id, Questionnaire.kind == kind)
         )
         query = query.where(Person.id.in_(responded) if wanted else Person.id.not_in(responded))
-    answer = audience_filter.get("answer")
+    return query
+
+
+def plan_audience(session: Session, campaign_id: int) -> AudiencePlan:
+    """The eligible recipients: in the audience state, matching the campaign's filter on
+    answers, with consent, not suppressed. Rows are streamed from the database."""
+    campaign = _campaign(session, campaign_id)
+    community_id = campaign.community_id
+    hashes = suppressions.suppressed_hashes(session, community_id)
+    query = _audience(
+        campaign,
+        Person.id,
+        Person.email,
+        Membership.id,
+        Person.id.in_(_consenting(community_id)),
+    )
+    answer = (campaign.audience_filter or {}).get("answer")
     if answer:
         given = (
             select(Response.person_id, Response.answers)
@@ -320,6 +338,102 @@ def plan_audience(session: Session, campaign_id: int) -> AudiencePlan:
         else:
             plan.recipients.append((person_id, membership_id))
     return plan
+
+
+def _outbox_row(
+    campaign_id: int, person_id: int, membership_id: int, due: datetime
+) -> dict[str, Any]:
+    return {
+        "campaign_id": campaign_id,
+        "person_id": person_id,
+        "membership_id": membership_id,
+        "step": 0,
+        "state": DeliveryState.PENDING,
+        "due_at": due,
+        "unknown_count": 0,
+        "attempts": 0,
+        "message_id": "",
+        "error": "",
+    }
+
+
+def _write_outbox(
+    session: Session, campaign: Campaign, due: datetime
+) -> tuple[int, dict[str, list[str]]]:
+    """One pending row per eligible recipient; returns how many and who was left out, why."""
+    if (campaign.audience_filter or {}).get("answer"):
+        # Answers are matched in Python: stream the plan and insert it in chunks.
+        plan = plan_audience(session, campaign.id)
+        for start in range(0, len(plan.recipients), INSERT_CHUNK):
+            chunk = plan.recipients[start : start + INSERT_CHUNK]
+            session.execute(
+                insert(Delivery), [_outbox_row(campaign.id, p, m, due) for p, m in chunk]
+            )
+        return len(plan.recipients), plan.excluded
+    # The usual case: the database copies the audience into the outbox in one statement.
+    community_id = campaign.community_id
+    consenting = _consenting(community_id)
+    excluded: dict[str, list[str]] = {}
+    suppressed_ids: list[int] = []
+    hashes = suppressions.suppressed_hashes(session, community_id)
+    if hashes:  # addresses are kept only as keyed hashes: compare them here
+        rows = session.execute(
+            _audience(campaign, Person.id, Person.email)
+            .order_by(Person.id)
+            .execution_options(yield_per=INSERT_CHUNK)
+        )
+        for person_id, email in rows:
+            if suppressions.email_hash(session, email) in hashes:
+                suppressed_ids.append(person_id)
+                excluded.setdefault("suppressed", []).append(email)
+    no_consent = [
+        email
+        for person_id, email in session.execute(
+            _audience(campaign, Person.id, Person.email)
+            .where(Person.id.not_in(consenting))
+            .order_by(Person.id)
+        )
+        if person_id not in set(suppressed_ids)
+    ]
+    if no_consent:
+        excluded["no_consent"] = no_consent
+    columns = [
+        "campaign_id",
+        "person_id",
+        "membership_id",
+        "step",
+        "state",
+        "due_at",
+        "unknown_count",
+        "attempts",
+        "message_id",
+        "error",
+    ]
+    source = _audience(
+        campaign,
+        literal(campaign.id),
+        Person.id,
+        Membership.id,
+        literal(0),
+        literal(DeliveryState.PENDING.value),
+        literal(due, UTCDateTime()),
+        literal(0),
+        literal(0),
+        literal(""),
+        literal(""),
+    ).where(Person.id.in_(consenting))
+    session.execute(insert(Delivery).from_select(columns, source))
+    for start in range(0, len(suppressed_ids), INSERT_CHUNK):
+        session.execute(
+            delete(Delivery).where(
+                Delivery.campaign_id == campaign.id,
+                Delivery.person_id.in_(suppressed_ids[start : start + INSERT_CHUNK]),
+            )
+        )
+    created = session.scalar(
+        select(func.count()).where(Delivery.campaign_id == campaign.id, Delivery.step == 0)
+    )
+    return created or 0, excluded
 
 
 def missing_sender_identity(community: Community) -> list[str]:
@@ -390,47 +504,26 @@ def launch_campaign(
     if not getattr(won, "rowcount", 0):
         session.rollback()
         return LaunchResult(campaign_id, 0, dict(campaign.excluded or {}), True)
-    plan = plan_audience(session, campaign_id)
-    if not plan.recipients:
+    created, excluded = _write_outbox(session, campaign, start)
+    if not created:
         session.rollback()
         raise DomainError(
             N_("Nobody to write to: no one in the audience has consent and is not suppressed.")
         )
-    rows: list[dict[str, Any]] = []
-    for person_id, membership_id in plan.recipients:
-        rows.append(
-            {
-                "campaign_id": campaign_id,
-                "person_id": person_id,
-                "membership_id": membership_id,
-                "step": 0,
-                "state": DeliveryState.PENDING,
-                "due_at": start,
-                "unknown_count": 0,
-                "attempts": 0,
-                "message_id": "",
-                "error": "",
-            }
-        )
-        if len(rows) >= INSERT_CHUNK:
-            session.execute(insert(Delivery), rows)
-            rows = []
-    if rows:
-        session.execute(insert(Delivery), rows)
     session.execute(
         update(Campaign)
         .where(Campaign.id == campaign_id)
-        .values(excluded=plan.excluded, enqueued_at=moment)
+        .values(excluded=excluded, enqueued_at=moment)
     )
     session.add(
         AuditLog(
             community_id=campaign.community_id,
             actor=actor,
             action="campaign.launched",
-            details={"campaign": campaign_id, "recipients": len(plan.recipients)},
+            details={"campaign": campaign_id, "recipients": created},
         )
     )
-    return LaunchResult(campaign_id, len(plan.recipients), plan.excluded, False)
+    return LaunchResult(campaign_id, created, excluded, False)
 
 
 def batches_needed(session: Session, campaign_id: int, batch_size: int) -> int:
