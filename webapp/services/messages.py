@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+import re
+import secrets
+from dataclasses import dataclass, field
 from email.header import Header
+from functools import lru_cache
+from html.parser import HTMLParser
 from typing import Any
 
+from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,10 +20,12 @@ from webapp.config import Config
 from webapp.i18n import pick_locale, translations_for
 from webapp.mail import (
     EmailRenderer,
+    OutgoingMessage,
     RenderedEmail,
     SmtpConnection,
     address_header,
     build_message,
+    check_header,
     envelope_address,
     markdown_to_html,
     render_coordinator_text,
@@ -50,33 +57,40 @@ def reply_address(config: Config, local: str, delivery_id: int) -> str:
 
 @dataclass
 class MessageContext:
+    """What a batch's messages share; caches the skeletons rendered once for the batch."""
+
     community: Community
     campaign: Campaign
+    skeletons: dict[tuple[Any, ...], _Skeleton | None] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
 
 def _message_values(
     ctx: MessageContext,
-    person: Person,
     locale: str,
+    names: tuple[dict[str, str], dict[str, str]],
+    first_name: str,
     link: str,
     unsubscribe_url: str,
     step: int = 0,
 ) -> dict[str, Any]:
+    """Template values; ``names`` holds the placeholders of the subject and of the message."""
     community = ctx.community
     content = ctx.campaign.content.get(locale) or ctx.campaign.content.get("fr") or {}
-    placeholders = {
-        "first_name": person.first_name,
-        "last_name": person.last_name,
-        "community": community.name,
-    }
-    message = render_coordinator_text(content.get("message", ""), placeholders)
-    subject = render_coordinator_text(content.get("subject", ""), placeholders)
+    subject_names, message_names = names
+    message = render_coordinator_text(
+        content.get("message", ""), {**message_names, "community": community.name}
+    )
+    subject = render_coordinator_text(
+        content.get("subject", ""), {**subject_names, "community": community.name}
+    )
     if step > 0:
         subject = translations_for(locale).gettext("Reminder: %(subject)s") % {"subject": subject}
     return {
         "subject": subject,
         "reminder": step > 0,
-        "first_name": person.first_name,
+        "first_name": first_name,
         "community_name": community.name,
         "benefits": list(community.benefits or []),
         "message_text": message,
@@ -104,8 +118,141 @@ def render_for(
     locale = pick_locale(person.language, ctx.community.language)
     link = f"{config.base_url}/r/{token}"
     unsubscribe_url = f"{config.base_url}/u/{token}"
-    values = _message_values(ctx, person, locale, link, unsubscribe_url, step)
+    names = {"first_name": person.first_name, "last_name": person.last_name}
+    values = _message_values(
+        ctx, locale, (names, names), person.first_name, link, unsubscribe_url, step
+    )
     return locale, renderer.render(TEMPLATES[CampaignKind(ctx.campaign.kind)], locale, values)
+
+
+# -- skeletons: one render per (locale, step, names present), then substitution per recipient --
+
+# Alphanumeric and mixed-case, so Markdown leaves them whole and any filter shows; random per
+# process, so no name can spell one. A second set, of another length, checks the first.
+_KEYS = ("Fs", "Ls", "Fm", "Lm", "Lk", "Un")  # names (subject, template; message), the links
+_MARKS = {key: f"Qz{secrets.token_hex(8)}{key}Xw" for key in _KEYS}
+_CHECK = {key: f"Vk{secrets.token_hex(11)}{key}Jy" for key in _KEYS}
+_SPLIT = re.compile("(" + "|".join(_MARKS.values()) + ")")
+_PLAIN_NAME = re.compile(r"\{\{ ?(?:first_name|last_name) ?\}\}")
+
+# A rendered subject, text and HTML, each split on the marks (odd positions are marks).
+_Skeleton = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def _names_plain(source: str) -> bool:
+    """Whether ``source`` uses the names only as plain ``{{ first_name }}``/``{{ last_name }}``."""
+    rest = _PLAIN_NAME.sub("", source)
+    mentioned = "first_name" in rest or "last_name" in rest
+    return not mentioned and (rest == source or "{%" not in rest)
+
+
+def _fits(name: object) -> bool:
+    """A name the skeleton can carry: text without edge spaces nor control characters."""
+    return isinstance(name, str) and name == name.strip() and name.isprintable()
+
+
+def _text_html(value: str) -> str:
+    """A name in the Markdown part, escaped as nh3 writes text (quotes left as they are)."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class _TextNodes(HTMLParser):
+    """The text of an HTML fragment, outside tags and attributes."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.feed(html)
+        self.close()
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def _fill(parts: tuple[str, ...], values: dict[str, str]) -> str:
+    filled = list(parts)
+    for index in range(1, len(filled), 2):
+        filled[index] = values[filled[index]]
+    return "".join(filled)
+
+
+def _render_marked(
+    renderer: EmailRenderer,
+    ctx: MessageContext,
+    locale: str,
+    step: int,
+    present: tuple[bool, bool],
+    marks: dict[str, str],
+) -> tuple[RenderedEmail, str]:
+    """The email rendered with ``marks`` for the names present and the links; its message HTML."""
+    first, last = present
+    subject = {"first_name": marks["Fs"] if first else "", "last_name": marks["Ls"] if last else ""}
+    message = {"first_name": marks["Fm"] if first else "", "last_name": marks["Lm"] if last else ""}
+    values = _message_values(
+        ctx, locale, (subject, message), subject["first_name"], marks["Lk"], marks["Un"], step
+    )
+    kind = TEMPLATES[CampaignKind(ctx.campaign.kind)]
+    return renderer.render(kind, locale, values), str(values["message_html"])
+
+
+def _build_skeleton(
+    renderer: EmailRenderer,
+    ctx: MessageContext,
+    locale: str,
+    step: int,
+    present: tuple[bool, bool],
+) -> _Skeleton | None:
+    """The skeleton of these messages, or None when substitution would not match a full render."""
+    content = ctx.campaign.content.get(locale) or ctx.campaign.content.get("fr") or {}
+    if not all(_names_plain(content.get(part, "")) for part in ("subject", "message")):
+        return None  # a filter, test or statement on a name
+    marked, message_html = _render_marked(renderer, ctx, locale, step, present, _MARKS)
+    checked, _ = _render_marked(renderer, ctx, locale, step, present, _CHECK)
+    back = {_CHECK[key]: _MARKS[key] for key in _KEYS}
+    other = re.compile("|".join(back))
+    parts = (marked.subject, marked.text, marked.html)
+    for mine, theirs in zip(parts, (checked.subject, checked.text, checked.html), strict=True):
+        if other.sub(lambda match: back[match[0]], theirs) != mine:
+            return None  # a name or link is transformed, not merely inserted
+    link, unsubscribe = _MARKS["Lk"], _MARKS["Un"]
+    if (link in marked.text) != (link in marked.html) or not (
+        unsubscribe in marked.text and unsubscribe in marked.html
+    ):
+        return None  # the unsubscribe link in both parts, the personal link in both or neither
+    nodes = "".join(_TextNodes(message_html).parts)
+    if any(nodes.count(_MARKS[key]) != message_html.count(_MARKS[key]) for key in ("Fm", "Lm")):
+        return None  # a name inside a tag or an attribute of the Markdown
+    subject, text, html = (tuple(_SPLIT.split(part)) for part in parts)
+    return subject, text, html
+
+
+def _skeleton_email(
+    config: Config,
+    renderer: EmailRenderer,
+    ctx: MessageContext,
+    person: Person,
+    token: str,
+    step: int,
+) -> RenderedEmail | None:
+    """The email of one recipient filled into the batch's skeleton, or None to render it fully."""
+    first, last = person.first_name, person.last_name
+    if not (_fits(first) and _fits(last)):
+        return None
+    locale = pick_locale(person.language, ctx.community.language)
+    key = (renderer, locale, step, bool(first), bool(last))
+    if key not in ctx.skeletons:
+        ctx.skeletons[key] = _build_skeleton(renderer, ctx, locale, step, (bool(first), bool(last)))
+    skeleton = ctx.skeletons[key]
+    if skeleton is None:
+        return None
+    link, unsubscribe_url = f"{config.base_url}/r/{token}", f"{config.base_url}/u/{token}"
+    values = zip(_KEYS, (first, last, first, last, link, unsubscribe_url), strict=True)
+    plain, html = {}, {}
+    for name, value in values:
+        plain[_MARKS[name]] = value
+        html[_MARKS[name]] = _text_html(value) if name in ("Fm", "Lm") else str(escape(value))
+    subject, text, body = skeleton
+    return RenderedEmail(check_header(_fill(subject, plain)), _fill(text, plain), _fill(body, html))
 
 
 def preview(
@@ -153,10 +300,15 @@ def _message_id_domain(config: Config) -> str:
 
 
 def _list_id(community: Community, domain: str) -> str:
+    return _list_id_of(community.name, community.slug, domain)
+
+
+@lru_cache(maxsize=64)
+def _list_id_of(name: str, slug: str, domain: str) -> str:
     """RFC 2919: a phrase (encoded when not ASCII) and an ASCII identifier."""
-    name = community.name.replace('"', "'")
+    name = name.replace('"', "'")
     phrase = f'"{name}"' if name.isascii() else Header(name, "utf-8").encode()
-    return f"{phrase} <{community.slug}.{domain}>"
+    return f"{phrase} <{slug}.{domain}>"
 
 
 def _headers(config: Config, delivery_id: int, token: str, community: Community) -> dict[str, str]:
@@ -191,19 +343,31 @@ def message_for(
     delivery_id: int,
     token: str,
     step: int = 0,
-) -> Any:
-    """The finished MIME message of one delivery."""
+    *,
+    cache: bool = True,
+) -> OutgoingMessage:
+    """The finished MIME message of one delivery.
+
+    With ``cache``, the batch's skeleton is filled with the recipient's names and links when it
+    can be (see :func:`_build_skeleton`); otherwise, and with ``cache=False``, the whole email is
+    rendered for this recipient.
+    """
     community = ctx.community
-    _, rendered = render_for(config, renderer, ctx, person, token, step)
+    rendered = _skeleton_email(config, renderer, ctx, person, token, step) if cache else None
+    if rendered is None:
+        rendered = render_for(config, renderer, ctx, person, token, step)[1]
     return build_message(
         rendered,
-        from_header=address_header(
-            community.sender_name or community.name, envelope_address(config.mail_from)
-        ),
+        from_header=_from_header(community.sender_name or community.name, config.mail_from),
         to_header=address_header(person.display_name, person.email),
         headers=_headers(config, delivery_id, token, community),
         message_id_domain=_message_id_domain(config),
     )
+
+
+@lru_cache(maxsize=64)
+def _from_header(name: str, mail_from: str) -> str:
+    return address_header(name, envelope_address(mail_from))
 
 
 def send_test(
