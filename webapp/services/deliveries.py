@@ -19,7 +19,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, or_, select, update
+from sqlalchemy import (
+    Integer,
+    String,
+    Text,
+    bindparam,
+    cast,
+    column,
+    func,
+    or_,
+    select,
+    update,
+    values,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -465,30 +477,66 @@ _RECORD = (
 )
 
 
+def _record_from_values(rows: list[dict[str, Any]], claim: str, from_state: str) -> Any:
+    """One ``UPDATE … FROM (VALUES …)`` for a whole chunk (PostgreSQL): one round trip."""
+    names = ["row_id", "new_state", "new_error", "new_message_id"]
+    names += ["new_sent_at", "new_due_at", "new_claim", "lost"]
+    table = values(
+        column("row_id", Integer()),
+        column("new_state", String()),
+        column("new_error", Text()),
+        column("new_message_id", String()),
+        column("new_sent_at", UTCDateTime()),
+        column("new_due_at", UTCDateTime()),
+        column("new_claim", String()),
+        column("lost", Integer()),
+        name="outcome",
+    ).data([tuple(row[name] for name in names) for row in rows])
+    return (
+        update(Delivery)
+        .where(
+            Delivery.id == table.c.row_id,
+            Delivery.claim == claim,
+            Delivery.state == from_state,
+        )
+        .values(
+            state=table.c.new_state,
+            error=table.c.new_error,
+            message_id=table.c.new_message_id,
+            sent_at=cast(table.c.new_sent_at, UTCDateTime()),
+            due_at=func.coalesce(cast(table.c.new_due_at, UTCDateTime()), Delivery.due_at),
+            claim=table.c.new_claim,
+            unknown_count=Delivery.unknown_count + table.c.lost,
+            lease_expires_at=None,
+        )
+    )
+
+
 def _record(batch: _Batch, results: list[_Result], from_state: str = DeliveryState.SENDING) -> None:
     """Write a chunk's outcomes in one statement, with what follows from them, and commit."""
     if not results:
         return
     session, moment = batch.session, utcnow()
-    session.connection().execute(
-        _RECORD,
-        [
-            {
-                "row_id": result.row.id,
-                "row_claim": batch.claim,
-                "from_state": from_state,
-                "new_state": result.state,
-                "new_error": result.error,
-                "new_message_id": result.message_id,
-                "new_sent_at": moment if result.state == DeliveryState.SENT else None,
-                "new_due_at": result.retry_at,
-                # A row back to pending is free for any worker once due again.
-                "new_claim": None if result.state == DeliveryState.PENDING else batch.claim,
-                "lost": 1 if result.lost else 0,
-            }
-            for result in results
-        ],
-    )
+    rows = [
+        {
+            "row_id": result.row.id,
+            "row_claim": batch.claim,
+            "from_state": from_state,
+            "new_state": result.state,
+            "new_error": result.error,
+            "new_message_id": result.message_id,
+            "new_sent_at": moment if result.state == DeliveryState.SENT else None,
+            "new_due_at": result.retry_at,
+            # A row back to pending is free for any worker once due again.
+            "new_claim": None if result.state == DeliveryState.PENDING else batch.claim,
+            "lost": 1 if result.lost else 0,
+        }
+        for result in results
+    ]
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_record_from_values(rows, batch.claim, from_state))
+    else:  # SQLite: local calls, executemany costs nothing
+        session.connection().execute(_RECORD, rows)
     for result in results:
         batch.outcome.counts[result.state] += 1
         if result.state == DeliveryState.SENT:
