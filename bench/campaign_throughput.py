@@ -146,7 +146,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2, help="K worker processes (and floor)")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--pool", choices=["prefork", "solo"], default="prefork")
     parser.add_argument("--naive-recipients", type=int, help="default min(N, 2000); 0 skips")
     parser.add_argument("--database-url", help="use this existing database instead")

@@ -42,7 +42,7 @@ class Config:
     ratelimit_storage_url: str = "memory://"
     token_rate_limit: str = "60 per minute"
     token_lifetime_days: int = 180
-    batch_size: int = 100
+    batch_size: int = 200
     lease_seconds: int = 300
     visibility_timeout: int = 3600  # seconds before Redis hands an unacknowledged task out again
     sweep_seconds: float = 30.0
