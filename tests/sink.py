@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -9,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from functools import cached_property
 from typing import Any, cast
 
 from aiosmtpd.controller import Controller
@@ -23,12 +26,21 @@ _ACTIVE_LOCK = threading.Lock()
 
 @dataclass(frozen=True)
 class Envelope:
-    """One message as the sink received it."""
+    """One message as the sink received it; parsed when first read, so a busy sink stays fast."""
 
     mail_from: str
     rcpt_tos: tuple[str, ...]
-    message: EmailMessage
+    data: bytes
     received_at: float
+
+    @cached_property
+    def message(self) -> EmailMessage:
+        """The message, parsed with ``email.policy.default``."""
+        return cast(EmailMessage, message_from_bytes(self.data, policy=policy.default))
+
+    def header(self, name: str) -> str | None:
+        """One header's raw value, read without parsing the body (cheap for thousands)."""
+        return BytesHeaderParser(policy=policy.compat32).parsebytes(self.data).get(name)
 
 
 class _Handler:
@@ -49,12 +61,14 @@ class _Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.sink.delay:
+            await asyncio.sleep(self.sink.delay)  # a slow relay: other connections go on meanwhile
         raw = envelope.original_content or envelope.content
         data = raw if isinstance(raw, bytes) else raw.encode()
         item = Envelope(
             mail_from=envelope.mail_from,
             rcpt_tos=tuple(envelope.rcpt_tos),
-            message=cast(EmailMessage, message_from_bytes(data, policy=policy.default)),
+            data=data,
             received_at=time.time(),
         )
         if getattr(envelope, "sink_drop", False):
@@ -72,11 +86,13 @@ class Sink:
     wins). A value is either one reply, given every time (``"550 5.1.1 no such user"``), or a list
     of replies consumed one per attempt, after which the sink accepts (``["421 4.3.0 busy"] * 3``).
     The reply :data:`DROP` accepts the recipient then closes the connection after DATA without
-    answering; such messages land in :attr:`dropped`, not in :attr:`messages`.
+    answering; such messages land in :attr:`dropped`, not in :attr:`messages`. ``delay`` makes
+    the server take that many seconds over each message before it answers DATA.
     """
 
     def __init__(self) -> None:
         self.reply_for: dict[str, str | list[str]] = {}
+        self.delay = 0.0
         self._lock = threading.Condition()
         self._envelopes: list[Envelope] = []
         self._dropped: list[Envelope] = []

@@ -79,6 +79,13 @@ def _drain_in_threads(settings: Config, database: Database, campaign_id: int, wo
         thread.join(timeout=120)
 
 
+@pytest.fixture(autouse=True)
+def _jitter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sink stamps messages in this very process, sharing the GIL with the senders: on a
+    busy machine its clock lags theirs by more than a network would, so allow for that."""
+    monkeypatch.setattr(throttle, "SLACK", 0.3)
+
+
 def test_the_global_rate_holds_in_every_window_across_workers(
     database: Database, config: Config, smtp_sink: Sink, broker_url: str
 ) -> None:

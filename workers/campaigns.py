@@ -85,7 +85,10 @@ def sweep(self: object) -> int:
         work = service.sweep(
             session,
             batch_size=rt.config.batch_size,
-            requeue_after=timedelta(seconds=max(rt.config.sweep_seconds, 30)),
+            # Tasks queued less than this long ago may still be waiting for a worker.
+            requeue_after=timedelta(
+                seconds=max(rt.config.sweep_seconds, min(30, rt.config.lease_seconds))
+            ),
         )
     app = getattr(self, "app")  # noqa: B009 - the bound task's Celery app
     for campaign_id, batches in work:

@@ -65,6 +65,7 @@ from .reminders import ReminderPolicy, next_reminder_at, zone
 
 RETRY_DELAY = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
+CLAIM_ATTEMPTS = 5
 CHUNK = 50  # messages marked ``sending`` together, and recorded together
 FAULT_HOOK = "AMORCE_FAULT_EXIT_AFTER_SENT"  # tests only: die right after the Nth 250
 
@@ -94,21 +95,26 @@ def claim_batch(
         .limit(size)
         .with_for_update(skip_locked=True)
     )
-    ids = list(session.scalars(candidates))
-    if not ids:
-        return claim, []
-    session.execute(
-        update(Delivery)
-        .where(
-            Delivery.id.in_(ids),
-            Delivery.state == DeliveryState.PENDING,
-            or_(Delivery.lease_expires_at.is_(None), Delivery.lease_expires_at < moment),
+    for _attempt in range(CLAIM_ATTEMPTS):
+        ids = list(session.scalars(candidates))
+        if not ids:
+            return claim, []
+        session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id.in_(ids),
+                Delivery.state == DeliveryState.PENDING,
+                or_(Delivery.lease_expires_at.is_(None), Delivery.lease_expires_at < moment),
+            )
+            .values(claim=claim, lease_expires_at=moment + timedelta(seconds=lease_seconds))
         )
-        .values(claim=claim, lease_expires_at=moment + timedelta(seconds=lease_seconds))
-    )
-    session.commit()
-    won = list(session.scalars(select(Delivery.id).where(Delivery.claim == claim)))
-    return claim, won
+        session.commit()
+        won = list(session.scalars(select(Delivery.id).where(Delivery.claim == claim)))
+        if won:
+            return claim, won
+        # Another worker took these rows between our read and our update (SQLite has no SKIP
+        # LOCKED): try the next ones rather than leave them without a task until the sweep.
+    return claim, []
 
 
 @dataclass
