@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from builders import community_with_people
 from sink import Sink
 
 from webapp.config import Config
 from webapp.db import Database
 from webapp.mail import EmailRenderer
-from webapp.services import campaigns, communities, imports
+from webapp.services import campaigns
 from workers.campaigns import drain_with
 
 CSV = """email,first_name,language
@@ -26,18 +27,14 @@ def test_every_message_identifies_the_sender_and_offers_to_unsubscribe_in_its_la
 ) -> None:
     settings = config.with_overrides(smtp_url=smtp_sink.url, base_url="https://cop.example.org")
     with database.session() as session:
-        community_id = communities.create_community(
+        community_id = community_with_people(
             session,
-            communities.CommunityData(
-                name="CoP Pédagogie",
-                slug="cop",
-                sender_name="Équipe CoP",
-                organization="Université Test",
-                postal_address="2325 rue de l'Université, Québec",
-                contact_email="cop@example.org",
-            ),
+            CSV,
+            name="CoP Pédagogie",
+            sender_name="Équipe CoP",
+            organization="Université Test",
+            postal_address="2325 rue de l'Université, Québec",
         )
-        imports.import_people(session, community_id, CSV, source="list", consent="express")
         campaign_id = campaigns.create_campaign(
             session, community_id, kind=kind, audience_state="prospect"
         )

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from builders import community_with_people
 from sink import Sink
 from sqlalchemy import select
 
@@ -14,7 +15,7 @@ from webapp.config import Config
 from webapp.db import Database
 from webapp.mail import EmailRenderer
 from webapp.models import Delivery, Person
-from webapp.services import campaigns, communities, imports, people
+from webapp.services import campaigns, people
 from webapp.services.deliveries import sweep
 from webapp.services.reminders import ReminderPolicy, next_reminder_at
 from workers.campaigns import drain_with
@@ -92,19 +93,7 @@ chloe@example.org,Chloé,fr,
 
 def _launch(database: Database) -> tuple[int, int, dict[str, int]]:
     with database.session() as session:
-        community_id = communities.create_community(
-            session,
-            communities.CommunityData(
-                name="CoP",
-                slug="cop",
-                sender_name="CoP",
-                organization="Org",
-                postal_address="1 rue",
-                contact_email="cop@example.org",
-                timezone="America/Montreal",
-            ),
-        )
-        imports.import_people(session, community_id, CSV, source="list", consent="express")
+        community_id = community_with_people(session, CSV, timezone="America/Montreal")
         campaign_id = campaigns.create_campaign(
             session,
             community_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import time_machine
+from builders import community_with_people
 from sink import ACTIVE_PORTS, DROP, Sink
 from sqlalchemy import select
 
@@ -26,18 +27,7 @@ drop@drop.test,Drop
 def launch(database: Database, unknown_policy: str = "resend") -> tuple[int, int]:
     """A community with the four prospects above and a launched recruitment campaign."""
     with database.session() as session:
-        community_id = communities.create_community(
-            session,
-            communities.CommunityData(
-                name="CoP",
-                slug="cop",
-                sender_name="CoP",
-                organization="Org",
-                postal_address="1 rue",
-                contact_email="cop@example.org",
-            ),
-        )
-        imports.import_people(session, community_id, CSV, source="list", consent="express")
+        community_id = community_with_people(session, CSV)
         campaign_id = campaigns.create_campaign(session, community_id)
         session.get_one(Campaign, campaign_id).unknown_policy = unknown_policy
         campaigns.launch_campaign(session, campaign_id)

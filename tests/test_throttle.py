@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 import redis
+from builders import community_with_people
 from sink import Sink
 from sqlalchemy import select
 
@@ -18,7 +19,7 @@ from webapp.config import Config
 from webapp.db import Database
 from webapp.mail import EmailRenderer
 from webapp.models import Campaign, Delivery
-from webapp.services import campaigns, communities, imports
+from webapp.services import campaigns
 from webapp.services.deliveries import sweep as deliveries_sweep
 from webapp.throttle import LocalThrottle, RedisThrottle, throttle_for
 from workers.campaigns import drain_with
@@ -37,18 +38,7 @@ def broker_url() -> Iterator[str]:
 def _launch(database: Database, addresses: list[str]) -> int:
     csv = "email\n" + "\n".join(addresses) + "\n"
     with database.session() as session:
-        community_id = communities.create_community(
-            session,
-            communities.CommunityData(
-                name="CoP",
-                slug="cop",
-                sender_name="CoP",
-                organization="Org",
-                postal_address="1 rue",
-                contact_email="cop@example.org",
-            ),
-        )
-        imports.import_people(session, community_id, csv, source="list", consent="express")
+        community_id = community_with_people(session, csv)
         campaign_id = campaigns.create_campaign(session, community_id)
         campaigns.launch_campaign(session, campaign_id)
     return campaign_id
