@@ -270,12 +270,18 @@ def test_send(slug: str, campaign_id: int) -> ResponseReturnValue:
 # -- launch and steer -----------------------------------------------------------------------
 
 
+def _commit_and_queue(campaign_id: int) -> None:
+    """Commit what the service wrote, then queue send tasks for the pending rows."""
+    app_state, session = state(), db_session()
+    session.commit()
+    queue_pending(app_state.celery, session, campaign_id, app_state.config.batch_size)
+
+
 @bp.post("/<int:campaign_id>/launch")
 @login_required
 def launch(slug: str, campaign_id: int) -> ResponseReturnValue:
     """Write the outbox, commit, then queue the sending; a second click changes nothing."""
     community, campaign = campaign_or_404(slug, campaign_id)
-    app_state = state()
     session = db_session()
     try:
         result = service.launch_campaign(session, campaign.id, actor=_actor())
@@ -297,7 +303,7 @@ def launch(slug: str, campaign_id: int) -> ResponseReturnValue:
             "success",
         )
     else:
-        queue_pending(app_state.celery, session, campaign.id, app_state.config.batch_size)
+        _commit_and_queue(campaign.id)
         flash(_("Campaign launched: %(count)d messages queued.", count=result.created), "success")
     return _back(slug, campaign_id)
 
@@ -319,11 +325,8 @@ def pause(slug: str, campaign_id: int) -> ResponseReturnValue:
 def resume(slug: str, campaign_id: int) -> ResponseReturnValue:
     """Send again from where the campaign stopped."""
     _community, campaign = campaign_or_404(slug, campaign_id)
-    app_state = state()
-    session = db_session()
-    if service.resume_campaign(session, campaign.id, actor=_actor()):
-        session.commit()
-        queue_pending(app_state.celery, session, campaign.id, app_state.config.batch_size)
+    if service.resume_campaign(db_session(), campaign.id, actor=_actor()):
+        _commit_and_queue(campaign.id)
         flash(_("Campaign resumed."), "success")
     return _back(slug, campaign_id)
 
@@ -358,16 +361,13 @@ def cancel(slug: str, campaign_id: int) -> ResponseReturnValue:
 def resend(slug: str, campaign_id: int) -> ResponseReturnValue:
     """Send again the messages whose outcome was lost and held for the coordinator."""
     _community, campaign = campaign_or_404(slug, campaign_id)
-    app_state = state()
-    session = db_session()
     try:
-        count = service.resend_unknown(session, campaign.id, actor=_actor())
+        count = service.resend_unknown(db_session(), campaign.id, actor=_actor())
     except DomainError as exc:
         flash(error_text(exc), "error")
         return _back(slug, campaign_id)
-    session.commit()
     if count:
-        queue_pending(app_state.celery, session, campaign.id, app_state.config.batch_size)
+        _commit_and_queue(campaign.id)
         flash(
             ngettext(
                 "%(num)d message will be sent again.",
