@@ -5,20 +5,16 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     Integer,
-    String,
-    Text,
     bindparam,
-    cast,
-    column,
     func,
     select,
+    text,
     update,
-    values,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -108,39 +104,50 @@ _RECORD = (
 )
 
 
-def _record_from_values(rows: list[dict[str, Any]], claim: str, from_state: str) -> Any:
-    """One ``UPDATE … FROM (VALUES …)`` for a whole chunk (PostgreSQL): one round trip."""
-    names = ["row_id", "new_state", "new_error", "new_message_id"]
-    names += ["new_sent_at", "new_due_at", "new_claim", "lost"]
-    table = values(
-        column("row_id", Integer()),
-        column("new_state", String()),
-        column("new_error", Text()),
-        column("new_message_id", String()),
-        column("new_sent_at", UTCDateTime()),
-        column("new_due_at", UTCDateTime()),
-        column("new_claim", String()),
-        column("lost", Integer()),
-        name="outcome",
-    ).data([tuple(row[name] for name in names) for row in rows])
-    return (
-        update(Delivery)
-        .where(
-            Delivery.id == table.c.row_id,
-            Delivery.claim == claim,
-            Delivery.state == from_state,
-        )
-        .values(
-            state=table.c.new_state,
-            error=table.c.new_error,
-            message_id=table.c.new_message_id,
-            sent_at=cast(table.c.new_sent_at, UTCDateTime()),
-            due_at=func.coalesce(cast(table.c.new_due_at, UTCDateTime()), Delivery.due_at),
-            claim=table.c.new_claim,
-            unknown_count=Delivery.unknown_count + table.c.lost,
-            lease_expires_at=None,
-        )
-    )
+# PostgreSQL: a whole chunk's outcomes in one statement whose text never changes (so it is
+# compiled once and prepared by the server), the rows travelling as arrays.
+_RECORD_FROM_ARRAYS = text(
+    """
+    UPDATE deliveries AS d SET
+        state = v.new_state,
+        error = v.new_error,
+        message_id = v.new_message_id,
+        sent_at = v.new_sent_at,
+        due_at = COALESCE(v.new_due_at, d.due_at),
+        claim = v.new_claim,
+        unknown_count = d.unknown_count + v.lost,
+        lease_expires_at = NULL
+    FROM unnest(
+        CAST(:row_id AS integer[]), CAST(:new_state AS varchar[]), CAST(:new_error AS text[]),
+        CAST(:new_message_id AS varchar[]), CAST(:new_sent_at AS timestamp[]),
+        CAST(:new_due_at AS timestamp[]), CAST(:new_claim AS varchar[]), CAST(:lost AS integer[])
+    ) AS v(row_id, new_state, new_error, new_message_id, new_sent_at, new_due_at, new_claim, lost)
+    WHERE d.id = v.row_id AND d.claim = :row_claim AND d.state = :from_state
+    """
+)
+_ARRAY_COLUMNS = (
+    "row_id",
+    "new_state",
+    "new_error",
+    "new_message_id",
+    "new_sent_at",
+    "new_due_at",
+    "new_claim",
+    "lost",
+)
+
+
+def _naive_utc(moment: datetime | None) -> datetime | None:
+    """How :class:`UTCDateTime` stores a moment (raw SQL bypasses the type)."""
+    return None if moment is None else moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _array_params(rows: list[dict[str, Any]], claim: str, from_state: str) -> dict[str, Any]:
+    params: dict[str, Any] = {name: [row[name] for row in rows] for name in _ARRAY_COLUMNS}
+    params["new_sent_at"] = [_naive_utc(moment) for moment in params["new_sent_at"]]
+    params["new_due_at"] = [_naive_utc(moment) for moment in params["new_due_at"]]
+    params.update(row_claim=claim, from_state=from_state)
+    return params
 
 
 def record(batch: Batch, results: list[Result], from_state: str = DeliveryState.SENDING) -> None:
@@ -165,7 +172,7 @@ def record(batch: Batch, results: list[Result], from_state: str = DeliveryState.
         for result in results
     ]
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(_record_from_values(rows, batch.claim, from_state))
+        session.execute(_RECORD_FROM_ARRAYS, _array_params(rows, batch.claim, from_state))
     else:  # SQLite: local calls, executemany costs nothing
         session.connection().execute(_RECORD, rows)
     for result in results:
