@@ -119,8 +119,8 @@ def machine_info() -> dict[str, Any]:
 
 
 def engine_version() -> dict[str, Any]:
-    """Which engine was measured: the commit and a digest of the (maybe uncommitted) engine file."""
-    path = REPO / "webapp" / "services" / "deliveries.py"
+    """Which engine was measured: the commit and a digest of the (maybe uncommitted) engine."""
+    engine = sorted((REPO / "webapp" / "services" / "deliveries").glob("*.py"))
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
@@ -136,7 +136,9 @@ def engine_version() -> dict[str, Any]:
     return {
         "commit": commit,
         "uncommitted_changes": bool(dirty),
-        "deliveries_py_sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:12],
+        "deliveries_sha256": hashlib.sha256(
+            b"".join(path.read_bytes() for path in engine)
+        ).hexdigest()[:12],
     }
 
 
