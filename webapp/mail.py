@@ -8,8 +8,6 @@ import secrets
 import smtplib
 import ssl
 from dataclasses import dataclass, field
-from email import charset as email_charset
-from email.policy import compat32
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from functools import lru_cache
 from importlib.resources import files
@@ -31,10 +29,6 @@ if TYPE_CHECKING:
     from webapp.config import Config
 
 EMAIL_TEMPLATES = Path(str(files("email_templates")))
-
-SMTP_POLICY = compat32.clone(linesep="\r\n")
-_UTF8_QP = email_charset.Charset("utf-8")
-_UTF8_QP.body_encoding = email_charset.QP
 
 
 class NotSent(Exception):
@@ -158,8 +152,8 @@ class OutgoingMessage:
         wanted = name.lower()
         return next((value for key, value in self.headers if key.lower() == wanted), None)
 
-    def as_bytes(self, policy: object = None) -> bytes:
-        """The whole message with CRLF line ends (``policy`` is accepted and ignored)."""
+    def as_bytes(self) -> bytes:
+        """The whole message with CRLF line ends, as it goes on the wire."""
         head = "".join(f"{key}: {value}\r\n" for key, value in self.headers)
         return head.encode("ascii") + b"\r\n" + self.body
 
@@ -378,7 +372,7 @@ class SmtpConnection:
         lost during or after DATA raises ``SMTPServerDisconnected``: the outcome is unknown.
         The bytes are built (and signed) before MAIL FROM, and exactly those bytes go out.
         """
-        data = message.as_bytes(policy=SMTP_POLICY)
+        data = message.as_bytes()
         if self.signer is not None:
             data = self.signer.sign(data)
         for attempt in (1, 2):
