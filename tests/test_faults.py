@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 import redis
+from processes import STACK_DB, redis_db, subprocess_env
 from sink import Envelope, Sink
 from sqlalchemy import func, insert, select, update
 
@@ -54,11 +55,6 @@ pytestmark = pytest.mark.integration
 SLUG = "cop-pannes"
 THREE_DAYS = timedelta(days=3)
 REMINDER = campaigns.SendingPolicy(reminder_count=1, reminder_gap_days=3)
-
-
-def _redis_db() -> int:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return 10 + int(re.sub(r"\D", "", worker) or 0)
 
 
 def pool_children(process: Popen[bytes]) -> list[int]:
@@ -189,20 +185,17 @@ class Stack:
 @pytest.fixture
 def stack(database: Database, smtp_sink: Sink, tmp_path: Path) -> Iterator[Stack]:
     """Settings for subprocesses on this test's database, Redis db and sink; stopped after."""
-    db_number = _redis_db()
+    db_number = redis_db(STACK_DB)
     broker = redis.Redis(host="127.0.0.1", port=6379, db=db_number)
     broker.flushdb()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AMORCE_")}
-    env.update(
-        AMORCE_DATABASE_URL=database.url,
-        AMORCE_BROKER_URL=f"redis://127.0.0.1:6379/{db_number}",
-        AMORCE_SMTP_URL=smtp_sink.url,
-        AMORCE_INSTANCE_PATH=str(tmp_path / "instance"),
-        AMORCE_SECRET_KEY="s" * 40,
-        AMORCE_BASE_URL="http://127.0.0.1:5000",
-        AMORCE_SWEEP_SECONDS="1",
-        AMORCE_LEASE_SECONDS="5",
-        AMORCE_BATCH_SIZE="100",
+    env = subprocess_env(
+        database_url=database.url,
+        broker_url=f"redis://127.0.0.1:6379/{db_number}",
+        smtp_url=smtp_sink.url,
+        instance=tmp_path / "instance",
+        sweep_seconds="1",
+        lease_seconds="5",
+        batch_size="100",
     )
     running = Stack(env, tmp_path, database, smtp_sink, broker)
     try:

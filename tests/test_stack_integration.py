@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from processes import STACK_DB, redis_db, subprocess_env
 from sink import Sink
 
 from webapp import create_app
@@ -25,27 +25,19 @@ pytestmark = pytest.mark.integration
 PROSPECTS = 25
 
 
-def _redis_db() -> int:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return 10 + int(re.sub(r"\D", "", worker) or 0)
-
-
 @pytest.fixture
 def stack_env(database: Database, smtp_sink: Sink, tmp_path: Path) -> dict[str, str]:
-    db_number = _redis_db()
+    db_number = redis_db(STACK_DB)
     redis.Redis(host="127.0.0.1", port=6379, db=db_number).flushdb()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AMORCE_")}
-    env.update(
-        AMORCE_DATABASE_URL=database.url,
-        AMORCE_BROKER_URL=f"redis://127.0.0.1:6379/{db_number}",
-        AMORCE_SMTP_URL=smtp_sink.url,
-        AMORCE_INSTANCE_PATH=str(tmp_path / "instance"),
-        AMORCE_SECRET_KEY="s" * 40,
-        AMORCE_BASE_URL="http://127.0.0.1:5000",
-        AMORCE_ORGANIZATION="Université Test",
-        AMORCE_POSTAL_ADDRESS="1 rue de l'Université, Québec",
-        AMORCE_CONTACT_EMAIL="cop@example.org",
-        AMORCE_SWEEP_SECONDS="2",
+    env = subprocess_env(
+        database_url=database.url,
+        broker_url=f"redis://127.0.0.1:6379/{db_number}",
+        smtp_url=smtp_sink.url,
+        instance=tmp_path / "instance",
+        organization="Université Test",
+        postal_address="1 rue de l'Université, Québec",
+        contact_email="cop@example.org",
+        sweep_seconds="2",
     )
     return env
 

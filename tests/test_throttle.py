@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -11,6 +9,7 @@ from datetime import timedelta
 import pytest
 import redis
 from builders import community_with_people
+from processes import THROTTLE_DB, redis_db
 from sink import Sink
 from sqlalchemy import select
 
@@ -27,8 +26,7 @@ from workers.campaigns import drain_with
 
 @pytest.fixture
 def broker_url() -> Iterator[str]:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    url = f"redis://127.0.0.1:6379/{12 + int(re.sub(r'[^0-9]', '', worker) or 0)}"
+    url = f"redis://127.0.0.1:6379/{redis_db(THROTTLE_DB)}"
     client = redis.Redis.from_url(url)
     client.flushdb()
     yield url
