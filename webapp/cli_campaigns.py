@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from sqlalchemy.orm import Session
 
 from webapp.cli_base import FORMATS, Context, domain_errors, emit, err, pass_ctx
 from webapp.models import Campaign, CampaignKind, MembershipState, QuestionnaireKind, UnknownPolicy
@@ -206,9 +208,10 @@ def wait_for_campaign(ctx: Context, campaign_id: int, stall_seconds: float = 10.
         click.echo(f"{counts['waiting']} more (reminders or retries) are due later.")
 
 
-def _steer(ctx: Context, campaign_id: int, action: str) -> Any:
+def _steer(ctx: Context, campaign_id: int, action: Callable[[Session, int], Any]) -> Any:
+    """Run one campaign service in its own transaction and return what it answered."""
     with ctx.database.session() as session:
-        return getattr(campaigns, action)(session, campaign_id)
+        return action(session, campaign_id)
 
 
 @campaigns_group.command("pause")
@@ -217,7 +220,7 @@ def _steer(ctx: Context, campaign_id: int, action: str) -> Any:
 @domain_errors
 def campaigns_pause(ctx: Context, campaign_id: int) -> None:
     """Stop sending after the messages in flight."""
-    if not _steer(ctx, campaign_id, "pause_campaign"):
+    if not _steer(ctx, campaign_id, campaigns.pause_campaign):
         raise click.ClickException(f"Campaign {campaign_id} is not sending: nothing to pause.")
     click.echo(f"Campaign {campaign_id} paused.")
 
@@ -228,7 +231,7 @@ def campaigns_pause(ctx: Context, campaign_id: int) -> None:
 @domain_errors
 def campaigns_resume(ctx: Context, campaign_id: int) -> None:
     """Send again from where the campaign stopped, to the audience fixed at launch."""
-    if not _steer(ctx, campaign_id, "resume_campaign"):
+    if not _steer(ctx, campaign_id, campaigns.resume_campaign):
         raise click.ClickException(f"Campaign {campaign_id} is not paused: nothing to resume.")
     queue_sending(ctx, campaign_id)
     click.echo(f"Campaign {campaign_id} resumed.")
@@ -240,7 +243,7 @@ def campaigns_resume(ctx: Context, campaign_id: int) -> None:
 @domain_errors
 def campaigns_cancel(ctx: Context, campaign_id: int) -> None:
     """Stop for good: nothing more is sent (messages in flight finish)."""
-    cancelled = _steer(ctx, campaign_id, "cancel_campaign")
+    cancelled = _steer(ctx, campaign_id, campaigns.cancel_campaign)
     if cancelled is None:
         raise click.ClickException(f"Campaign {campaign_id} has already ended.")
     click.echo(f"Campaign {campaign_id} cancelled: {cancelled} messages will not be sent.")
@@ -252,7 +255,7 @@ def campaigns_cancel(ctx: Context, campaign_id: int) -> None:
 @domain_errors
 def campaigns_resend_lost(ctx: Context, campaign_id: int) -> None:
     """Send again the messages whose outcome was lost (held by ``--on-lost hold``)."""
-    count = _steer(ctx, campaign_id, "resend_unknown")
+    count = _steer(ctx, campaign_id, campaigns.resend_unknown)
     if count:
         queue_sending(ctx, campaign_id)
     click.echo(f"Campaign {campaign_id}: {count} messages will be sent again.")
