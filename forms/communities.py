@@ -6,7 +6,7 @@ from zoneinfo import available_timezones
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 
@@ -52,6 +52,13 @@ class CommunityForm(FlaskForm):
     )
     contact_email = EmailField(
         _l("Contact email"), validators=[DataRequired(), Email(), Length(max=320)]
+    )
+    acknowledge_replies = BooleanField(
+        _l("Acknowledge email replies"),
+        description=_l(
+            "People who answer by email get a short automatic “thank you, received”, "
+            "at most once a day. Out-of-office replies and other automatic mail never get one."
+        ),
     )
 
     def benefit_list(self) -> list[str]:

@@ -56,6 +56,13 @@ class Config:
     dkim_selector: str = ""  # with dkim_key_file, outgoing mail is DKIM-signed
     dkim_domain: str = ""  # empty: the domain of mail_from
     dkim_key_file: str = ""  # path to a PEM RSA private key, read once per process when used
+    inbound_retention_days: int = 90  # raw received messages are purged after this
+    inbound_secret: str = ""  # the shared secret of POST /inbound/webhook; empty: webhook off
+    inbound_host: str = "127.0.0.1"  # where `amorce inbound smtp` listens
+    inbound_port: int = 2525
+    imap_url: str = ""  # imaps://user:password@host/INBOX for `amorce inbound imap`
+    imap_done_folder: str = ""  # move processed mail there; empty: flag it Seen and leave it
+    imap_poll_seconds: float = 30.0
     testing: bool = False
 
     def __post_init__(self) -> None:
@@ -128,6 +135,10 @@ class Config:
             "dkim_selector": "AMORCE_DKIM_SELECTOR",
             "dkim_domain": "AMORCE_DKIM_DOMAIN",
             "dkim_key_file": "AMORCE_DKIM_KEY_FILE",
+            "inbound_secret": "AMORCE_INBOUND_SECRET",
+            "inbound_host": "AMORCE_INBOUND_HOST",
+            "imap_url": "AMORCE_IMAP_URL",
+            "imap_done_folder": "AMORCE_IMAP_DONE_FOLDER",
         }
         for name, var in text_settings.items():
             if env.get(var):
@@ -141,6 +152,8 @@ class Config:
             "send_rate": "AMORCE_SEND_RATE",
             "domain_rate": "AMORCE_DOMAIN_RATE",
             "max_consecutive_errors": "AMORCE_MAX_CONSECUTIVE_ERRORS",
+            "inbound_retention_days": "AMORCE_INBOUND_RETENTION_DAYS",
+            "inbound_port": "AMORCE_INBOUND_PORT",
         }
         for name, var in number_settings.items():
             if env.get(var):
@@ -148,11 +161,15 @@ class Config:
                     values[name] = int(env[var])
                 except ValueError as exc:
                     raise ConfigError(f"{var} must be a whole number, not {env[var]!r}") from exc
-        if env.get("AMORCE_SWEEP_SECONDS"):
-            try:
-                values["sweep_seconds"] = float(env["AMORCE_SWEEP_SECONDS"])
-            except ValueError as exc:
-                raise ConfigError("AMORCE_SWEEP_SECONDS must be a number") from exc
+        for name, var in (
+            ("sweep_seconds", "AMORCE_SWEEP_SECONDS"),
+            ("imap_poll_seconds", "AMORCE_IMAP_POLL_SECONDS"),
+        ):
+            if env.get(var):
+                try:
+                    values[name] = float(env[var])
+                except ValueError as exc:
+                    raise ConfigError(f"{var} must be a number") from exc
         if "ratelimit_storage_url" not in values:
             broker = str(values.get("broker_url", ""))
             if broker.startswith("redis://"):

@@ -37,3 +37,29 @@ def queue_test_send(celery: Celery, campaign_id: int, email: str, name: str, loc
         log.warning("broker unavailable, test send of campaign %s not queued: %s", campaign_id, exc)
         return False
     return True
+
+
+def queue_inbound(celery: Celery, inbound_ids: list[int]) -> bool:
+    """Queue the processing of stored messages; False when the broker is down (the sweep
+    queues them later)."""
+    try:
+        for inbound_id in inbound_ids:
+            celery.send_task("inbound.process", args=[inbound_id])
+    except (KombuError, OSError) as exc:
+        log.warning(
+            "broker unavailable, %d received messages wait for the sweep: %s", len(inbound_ids), exc
+        )
+        return False
+    return True
+
+
+def queue_answer(celery: Celery, inbound_id: int) -> bool:
+    """Queue the sending of a coordinator's answer."""
+    try:
+        celery.send_task("inbound.send_answer", args=[inbound_id])
+    except (KombuError, OSError) as exc:
+        log.warning(
+            "broker unavailable, answer to message %s waits for the sweep: %s", inbound_id, exc
+        )
+        return False
+    return True

@@ -13,7 +13,10 @@ QUEUE = "amorce"
 def make_celery(config: Config) -> Celery:
     """A Celery app for ``config``: JSON only, late acks, one task prefetched at a time."""
     app = Celery(
-        "amorce", broker=config.broker_url, include=["workers.campaigns"], set_as_current=False
+        "amorce",
+        broker=config.broker_url,
+        include=["workers.campaigns", "workers.inbound"],
+        set_as_current=False,
     )
     app.conf.update(
         task_serializer="json",

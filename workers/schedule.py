@@ -11,4 +11,6 @@ def beat_schedule(config: Config) -> dict[str, dict[str, Any]]:
     """Periodic sweeps that re-queue work from the database."""
     return {
         "campaigns.sweep": {"task": "campaigns.sweep", "schedule": config.sweep_seconds},
+        "inbound.sweep": {"task": "inbound.sweep", "schedule": config.sweep_seconds},
+        "inbound.purge": {"task": "inbound.purge", "schedule": 3600.0},
     }

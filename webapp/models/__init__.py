@@ -14,6 +14,7 @@ from .campaigns import (
     UnknownPolicy,
 )
 from .communities import Community, Stage
+from .inbound import InboundKind, InboundMessage, InboundState, Intent
 from .people import (
     ConsentBasis,
     ConsentRecord,
@@ -43,7 +44,11 @@ __all__ = [
     "PauseReason",
     "UnknownPolicy",
     "DeliveryState",
+    "InboundKind",
+    "InboundMessage",
+    "InboundState",
     "InstanceSetting",
+    "Intent",
     "Membership",
     "MembershipState",
     "ParticipationLevel",

@@ -117,7 +117,7 @@ class Delivery(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claim: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    message_id: Mapped[str] = mapped_column(String(300), default="")
+    message_id: Mapped[str] = mapped_column(String(300), default="", index=True)
     unknown_count: Mapped[int] = mapped_column(default=0)  # times its outcome was lost
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     error: Mapped[str] = mapped_column(Text, default="")

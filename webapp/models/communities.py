@@ -38,4 +38,6 @@ class Community(Base):
     organization: Mapped[str] = mapped_column(String(200), default="")
     postal_address: Mapped[str] = mapped_column(Text, default="")
     contact_email: Mapped[str] = mapped_column(String(320), default="")
+    # Send a short "Merci, c'est noté" to people who reply in their own words.
+    acknowledge_replies: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

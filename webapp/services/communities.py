@@ -40,6 +40,7 @@ class CommunityData:
     organization: str = ""
     postal_address: str = ""
     contact_email: str = ""
+    acknowledge_replies: bool = False
 
 
 def _check(data: CommunityData) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -40,6 +38,7 @@ from webapp.models import (
 
 from .campaigns import _campaign
 from .errors import N_, NotFound
+from .inbound.addresses import signed_address
 
 TEMPLATES = {
     CampaignKind.RECRUITMENT: "recruitment",
@@ -49,10 +48,7 @@ TEMPLATES = {
 
 def reply_address(config: Config, local: str, delivery_id: int) -> str:
     """A signed per-delivery address such as ``reply+42.ab12…@reply.example``."""
-    signature = hmac.new(
-        config.secret_key.encode(), f"{local}:{delivery_id}".encode(), hashlib.sha256
-    ).hexdigest()[:16]
-    return f"{local}+{delivery_id}.{signature}@{config.reply_domain}"
+    return signed_address(config, local, delivery_id)
 
 
 @dataclass

@@ -60,6 +60,7 @@ def _data(form: CommunityForm) -> service.CommunityData:
         organization=form.organization.data or "",
         postal_address=form.postal_address.data or "",
         contact_email=form.contact_email.data or "",
+        acknowledge_replies=bool(form.acknowledge_replies.data),
     )
 
 

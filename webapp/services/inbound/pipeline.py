@@ -1,0 +1,379 @@
+"""The inbound pipeline: store a received message once, then read it and act on it.
+
+Every receiver (SMTP, IMAP, webhook, the development mailbox) calls :func:`receive`, which keeps
+the raw bytes and deduplicates by Message-ID; a worker then calls :func:`process`: attribution by
+the signed address (R2), then bounce (R3), calendar reply, automatic mail (R1), unsubscribe
+address, and finally a person's own words, whose new text gives an intent and a confidence (R4).
+Only a sure reading of an attributed message changes anything; the rest waits in the inbox.
+"""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from email import policy
+from email.message import Message
+from email.parser import BytesHeaderParser
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from webapp.config import Config
+from webapp.models import (
+    AuditLog,
+    Campaign,
+    Community,
+    Delivery,
+    InboundKind,
+    InboundMessage,
+    InboundState,
+    Intent,
+    Membership,
+    Person,
+    utcnow,
+)
+
+from .actions import apply_bounce, apply_intent
+from .addresses import Attribution, attribute, candidate_addresses
+from .automatic import automatic_reason
+from .bounces import BounceReport, is_delivery_report, read_bounce
+from .calendar import calendar_reply
+from .text import AUTO_THRESHOLD, new_text, read_intent
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 10 * 1024 * 1024
+STALE_CLAIM = timedelta(minutes=5)  # a processing claim older than this is a dead worker's
+_HEADERS = BytesHeaderParser(policy=policy.compat32)
+
+
+def dedupe_key(raw: bytes, message_id: str) -> str:
+    """One key per message: its Message-ID when it has one, else its bytes."""
+    if message_id:
+        return hashlib.sha256(b"mid:" + message_id.strip().lower().encode()).hexdigest()
+    return hashlib.sha256(b"raw:" + raw).hexdigest()
+
+
+def _header(value: object, limit: int) -> str:
+    text = str(value or "")
+    try:
+        text = str(email.header.make_header(email.header.decode_header(text)))
+    except (ValueError, LookupError, UnicodeError):
+        pass
+    text = text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    return " ".join(text.split())[:limit]
+
+
+def receive(
+    session: Session,
+    raw: bytes,
+    *,
+    channel: str,
+    envelope_from: str = "",
+    recipients: Sequence[str] = (),
+) -> int | None:
+    """Store a received message; its id, or None when the same message was already stored.
+
+    The caller commits, then queues ``inbound.process`` with the id.
+    """
+    headers = _HEADERS.parsebytes(raw[:65536], headersonly=True)
+    message_id = _header(headers.get("Message-ID"), 300)
+    values = {
+        "dedupe_key": dedupe_key(raw, message_id),
+        "message_id": message_id,
+        "channel": channel,
+        "envelope_from": _header(envelope_from, 320),
+        "recipients": "\n".join(_header(r, 320) for r in recipients)[:4000],
+        "raw": raw,
+        "size": len(raw),
+        "state": InboundState.RECEIVED,
+        "received_at": utcnow(),
+        "subject": _header(headers.get("Subject"), 300),
+        "sender": _header(headers.get("From"), 320),
+        "kind": "",
+        "intent": Intent.UNKNOWN,
+        "confidence": 0.0,
+        "reason": "",
+        "text": "",
+        "needs_review": False,
+        "answer_text": "",
+        "error": "",
+    }
+    dialect = session.get_bind().dialect.name
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(InboundMessage)
+    inserted = session.execute(
+        statement.values(**values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(InboundMessage.id)
+    ).scalar()
+    return int(inserted) if inserted is not None else None
+
+
+def _claim(session: Session, inbound_id: int) -> bool:
+    """Take the message for this worker; False when another has it or it is done."""
+    now = utcnow()
+    taken = session.execute(
+        update(InboundMessage)
+        .where(
+            InboundMessage.id == inbound_id,
+            (InboundMessage.state == InboundState.RECEIVED)
+            | (
+                (InboundMessage.state == InboundState.PROCESSING)
+                & (InboundMessage.claimed_at < now - STALE_CLAIM)
+            ),
+        )
+        .values(state=InboundState.PROCESSING, claimed_at=now)
+    )
+    session.commit()
+    return bool(getattr(taken, "rowcount", 0))
+
+
+@dataclass
+class _Context:
+    """What the signed address leads to."""
+
+    delivery: Delivery | None = None
+    campaign: Campaign | None = None
+    membership: Membership | None = None
+
+
+def _context(session: Session, delivery_id: int | None) -> _Context:
+    if delivery_id is None:
+        return _Context()
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None:
+        return _Context()
+    campaign = session.get(Campaign, delivery.campaign_id)
+    membership = session.get(Membership, delivery.membership_id)
+    return _Context(delivery, campaign, membership)
+
+
+def process(session: Session, config: Config, inbound_id: int) -> InboundMessage | None:
+    """Read a stored message and apply what it says; None when it was not this worker's to do.
+
+    Never raises for a malformed message: it is kept as ``failed`` for a person to look at.
+    """
+    if not _claim(session, inbound_id):
+        return None
+    row = session.get(InboundMessage, inbound_id)
+    assert row is not None
+    try:
+        _read_and_apply(session, config, row)
+        row.state = InboundState.PROCESSED
+    except Exception as exc:  # a message we cannot read must not block the others
+        session.rollback()
+        log.exception("inbound message %s could not be processed", inbound_id)
+        row = session.get(InboundMessage, inbound_id)
+        assert row is not None
+        row.state = InboundState.FAILED
+        row.needs_review = True
+        row.error = f"{type(exc).__name__}: {exc}"[:2000]
+    row.processed_at = utcnow()
+    session.commit()
+    return row
+
+
+def parse(raw: bytes) -> Message:
+    """The message object of raw bytes (RFC 5322 with the modern header policy)."""
+    return email.message_from_bytes(raw, policy=policy.default)
+
+
+def _read_and_apply(session: Session, config: Config, row: InboundMessage) -> None:
+    message = parse(row.raw or b"")
+    recipients = [r for r in row.recipients.splitlines() if r]
+    attribution = attribute(config, message, recipients)
+    signed = attribution.signed
+    ctx = _context(session, signed.delivery_id if signed else None)
+    if ctx.delivery is not None:
+        row.delivery_id = ctx.delivery.id
+        row.person_id = ctx.delivery.person_id
+        row.community_id = ctx.campaign.community_id if ctx.campaign else None
+    purpose = signed.purpose if signed and ctx.delivery else None
+
+    bounce = _bounce(message, row, purpose)
+    if bounce is not None:
+        if ctx.delivery is None:
+            ctx = _context(session, _delivery_by_report(session, bounce))
+            if ctx.delivery is not None:
+                row.delivery_id = ctx.delivery.id
+                row.person_id = ctx.delivery.person_id
+                row.community_id = ctx.campaign.community_id if ctx.campaign else None
+        _classified(row, InboundKind.BOUNCE, reason=_severity(bounce))
+        row.text = (bounce.diagnostic or bounce.status)[:2000]
+        row.confidence = 1.0
+        if ctx.delivery is not None:
+            row.action = apply_bounce(session, ctx.delivery, bounce, row.id)
+        return
+
+    calendar = calendar_reply(message)
+    if calendar is not None:
+        _classified(row, InboundKind.CALENDAR_REPLY, reason="imip")
+        row.intent = calendar.intent
+        row.confidence = 1.0
+        row.text = calendar.comment[:2000] or new_text(message)[:2000]
+        _attributed_or_flagged(session, row, ctx, attribution, calendar.intent, unsubscribe=False)
+        return
+
+    automatic = automatic_reason(message, row.envelope_from or None)
+    if automatic is not None or purpose == "bounce":
+        _classified(row, InboundKind.AUTO_REPLY, reason=automatic or "return_path")
+        row.confidence = 1.0
+        return
+
+    if purpose == "unsubscribe":
+        _classified(row, InboundKind.UNSUBSCRIBE, reason="mailto")
+        row.intent = Intent.NOT_INTERESTED
+        row.confidence = 1.0
+        row.text = new_text(message)[:2000]
+        _attributed_or_flagged(session, row, ctx, attribution, row.intent, unsubscribe=True)
+        return
+
+    row.text = new_text(message)[:2000]
+    kind = ctx.campaign.kind if ctx.campaign else "recruitment"
+    reading = read_intent(row.text, kind)
+    row.intent = reading.intent
+    row.confidence = reading.confidence
+    _classified(
+        row,
+        InboundKind.UNSUBSCRIBE if reading.unsubscribe else InboundKind.REPLY,
+        reason="text",
+    )
+    _attributed_or_flagged(session, row, ctx, attribution, reading.intent, reading.unsubscribe)
+
+
+def _classified(row: InboundMessage, kind: str, *, reason: str) -> None:
+    row.kind = kind
+    row.reason = reason
+
+
+def _severity(bounce: BounceReport) -> str:
+    return "hard" if bounce.hard else "delayed" if bounce.delayed else "soft"
+
+
+def _bounce(message: Message, row: InboundMessage, purpose: str | None) -> BounceReport | None:
+    """A failure notice: a delivery report, or any notice a null sender sends to a return path."""
+    null_sender = row.envelope_from in ("", "<>") or automatic_reason(message, "") == "null_sender"
+    if not (is_delivery_report(message) or purpose == "bounce" or null_sender):
+        return None
+    if automatic_reason(message, row.envelope_from or None) not in (None, "report", "null_sender"):
+        # An out-of-office sent to the return path is not a bounce.
+        if not is_delivery_report(message):
+            return None
+    return read_bounce(message)
+
+
+def _delivery_by_report(session: Session, bounce: BounceReport) -> int | None:
+    """Without a VERP address: the delivery whose Message-ID the report returns, when the failed
+    recipient is indeed that delivery's person."""
+    if not bounce.original_message_id:
+        return None
+    found = session.execute(
+        select(Delivery.id, Person.email)
+        .join(Person, Person.id == Delivery.person_id)
+        .where(Delivery.message_id == bounce.original_message_id)
+        .limit(1)
+    ).first()
+    if found is None or found.email.lower() not in bounce.recipients:
+        return None
+    return int(found.id)
+
+
+def _attributed_or_flagged(
+    session: Session,
+    row: InboundMessage,
+    ctx: _Context,
+    attribution: Attribution,
+    intent: str,
+    unsubscribe: bool,
+) -> None:
+    """Act when the message is attributed and the reading sure; otherwise leave it for review."""
+    if ctx.membership is None or ctx.campaign is None:
+        row.kind = InboundKind.UNATTRIBUTED
+        row.reason = "forged_address" if attribution.forged else "no_signed_address"
+        row.needs_review = True
+        row.person_id = None
+        row.community_id = row.community_id or _guess_community(session, row)
+        return
+    ctx.membership.answered_at = ctx.membership.answered_at or utcnow()
+    if row.confidence < AUTO_THRESHOLD:
+        row.needs_review = True
+        return
+    row.action = apply_intent(
+        session, ctx.membership, intent, unsubscribe=unsubscribe, actor=f"inbound:{row.id}"
+    )
+    row.needs_review = intent in (Intent.QUESTION, Intent.UNKNOWN)
+
+
+def _guess_community(session: Session, row: InboundMessage) -> int | None:
+    """Which inbox shows a message nobody can be held to: the community whose contact address it
+    was sent to, else the only community of the person its From: names. Display only."""
+    message = parse(row.raw or b"")
+    addresses = [a.lower() for a in candidate_addresses(message)]
+    if addresses:
+        found = session.scalar(
+            select(Community.id).where(func.lower(Community.contact_email).in_(addresses)).limit(1)
+        )
+        if found is not None:
+            return int(found)
+    sender = email.utils.parseaddr(row.sender)[1].lower()
+    if not sender:
+        return None
+    ids = session.scalars(
+        select(Membership.community_id)
+        .join(Person, Person.id == Membership.person_id)
+        .where(Person.email == sender)
+        .limit(2)
+    ).all()
+    return int(ids[0]) if len(ids) == 1 else None
+
+
+def pending_ids(session: Session, *, older_than: float = 0, limit: int = 1000) -> list[int]:
+    """Messages waiting for a worker: received at least ``older_than`` seconds ago and never
+    claimed, or claimed by a worker that died."""
+    now = utcnow()
+    return list(
+        session.scalars(
+            select(InboundMessage.id)
+            .where(
+                (
+                    (InboundMessage.state == InboundState.RECEIVED)
+                    & (InboundMessage.received_at <= now - timedelta(seconds=older_than))
+                )
+                | (
+                    (InboundMessage.state == InboundState.PROCESSING)
+                    & (InboundMessage.claimed_at < now - STALE_CLAIM)
+                )
+            )
+            .order_by(InboundMessage.id)
+            .limit(limit)
+        )
+    )
+
+
+def purge(session: Session, *, retention_days: int) -> int:
+    """Drop the raw bytes and the text of messages older than the retention period (P3)."""
+    cutoff = utcnow() - timedelta(days=retention_days)
+    result = session.execute(
+        update(InboundMessage)
+        .where(InboundMessage.received_at < cutoff, InboundMessage.raw.is_not(None))
+        .values(raw=None, text="", subject="", sender="", answer_text="")
+    )
+    session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def audit(session: Session, row: InboundMessage, actor: str, action: str) -> None:
+    """Record a coordinator's or the pipeline's decision on a message."""
+    session.add(
+        AuditLog(
+            community_id=row.community_id,
+            actor=actor,
+            action=action,
+            details={"inbound_id": row.id, "intent": row.intent, "kind": row.kind},
+        )
+    )

@@ -1,0 +1,234 @@
+"""Mail Amorce writes back: the optional acknowledgement, and a coordinator's answer.
+
+An acknowledgement goes only to a person's own attributed reply, at most once a day per person,
+with ``Auto-Submitted: auto-replied`` and a null return path (RFC 3834), so that two robots can
+never keep each other busy (R1). Both carry the signed reply address of the original delivery,
+so that the person's next reply is attributed as well.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from webapp.config import Config
+from webapp.i18n import pick_locale
+from webapp.mail import (
+    EmailRenderer,
+    OutgoingMessage,
+    address_header,
+    build_message,
+    envelope_address,
+    markdown_to_html,
+)
+from webapp.models import (
+    Community,
+    Delivery,
+    InboundKind,
+    InboundMessage,
+    Person,
+    TokenPurpose,
+    utcnow,
+)
+from webapp.services import suppressions, tokens
+from webapp.services.errors import N_, DomainError, NotFound
+
+from .addresses import signed_address
+
+ACK_INTERVAL = timedelta(days=1)
+MAX_ANSWER = 10_000
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message ready for the SMTP connection."""
+
+    message: OutgoingMessage
+    envelope_from: str
+    recipient: str
+
+
+def _parties(session: Session, row: InboundMessage) -> tuple[Community, Person, Delivery] | None:
+    if row.community_id is None or row.person_id is None or row.delivery_id is None:
+        return None
+    community = session.get(Community, row.community_id)
+    person = session.get(Person, row.person_id)
+    delivery = session.get(Delivery, row.delivery_id)
+    if community is None or person is None or delivery is None:
+        return None
+    if suppressions.is_suppressed(session, community.id, person.email):
+        return None
+    return community, person, delivery
+
+
+def _reply_subject(subject: str) -> str:
+    subject = " ".join(subject.split())
+    return subject if subject.lower().startswith(("re:", "re :")) else f"Re: {subject}".strip()
+
+
+def _compose(
+    session: Session,
+    config: Config,
+    renderer: EmailRenderer,
+    row: InboundMessage,
+    parties: tuple[Community, Person, Delivery],
+    template: str,
+    values: dict[str, object],
+    headers: dict[str, str],
+) -> OutgoingMessage:
+    community, person, delivery = parties
+    locale = pick_locale(person.language, community.language)
+    token = tokens.issue_token(
+        session,
+        person_id=person.id,
+        community_id=community.id,
+        purpose=TokenPurpose.RESPOND,
+        lifetime_days=config.token_lifetime_days,
+        delivery_id=delivery.id,
+    )
+    rendered = renderer.render(
+        template,
+        locale,
+        {
+            "subject": _reply_subject(row.subject),
+            "first_name": person.first_name,
+            "community_name": community.name,
+            "unsubscribe_url": f"{config.base_url}/u/{token}",
+            "sender": {
+                "name": community.sender_name,
+                "organization": community.organization,
+                "postal_address": community.postal_address,
+                "contact_email": community.contact_email,
+            },
+            **values,
+        },
+    )
+    extra = {
+        "Reply-To": signed_address(config, "reply", delivery.id)
+        if config.reply_domain
+        else community.contact_email,
+        **headers,
+    }
+    if row.message_id:
+        extra["In-Reply-To"] = row.message_id
+        extra["References"] = row.message_id
+    domain = config.reply_domain or envelope_address(config.mail_from).rpartition("@")[2]
+    return build_message(
+        rendered,
+        from_header=address_header(
+            community.sender_name or community.name, envelope_address(config.mail_from)
+        ),
+        to_header=address_header(person.display_name, person.email),
+        headers={k: v for k, v in extra.items() if v},
+        message_id_domain=domain or "localhost",
+    )
+
+
+def acknowledgement(
+    session: Session, config: Config, renderer: EmailRenderer, inbound_id: int
+) -> Outgoing | None:
+    """The acknowledgement a reply earns, marked as sent before it goes (at most once); None
+    when the community does not send them or the message does not deserve one."""
+    row = session.get(InboundMessage, inbound_id)
+    if row is None or row.kind != InboundKind.REPLY or row.acknowledged_at is not None:
+        return None
+    parties = _parties(session, row)
+    if parties is None or not parties[0].acknowledge_replies:
+        return None
+    recent = session.scalar(
+        select(InboundMessage.id)
+        .where(
+            InboundMessage.person_id == row.person_id,
+            InboundMessage.acknowledged_at > utcnow() - ACK_INTERVAL,
+        )
+        .limit(1)
+    )
+    if recent is not None:
+        return None
+    message = _compose(
+        session,
+        config,
+        renderer,
+        row,
+        parties,
+        "reply_acknowledgement",
+        {},
+        {"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"},
+    )
+    row.acknowledged_at = utcnow()
+    session.commit()
+    return Outgoing(message, "", parties[1].email)
+
+
+def queue_answer(session: Session, inbound_id: int, text: str, *, user_id: int) -> None:
+    """Keep a coordinator's answer to a message; a worker sends it."""
+    row = session.get(InboundMessage, inbound_id)
+    if row is None:
+        raise NotFound(N_("No such message."))
+    text = text.strip()
+    if not text:
+        raise DomainError(N_("Write an answer first."))
+    if len(text) > MAX_ANSWER:
+        raise DomainError(N_("The answer is too long."))
+    if row.person_id is None or row.delivery_id is None:
+        raise DomainError(
+            N_("This message is not attributed to anyone: answer from your own mailbox.")
+        )
+    if row.answered_at is not None or row.answer_queued_at is not None:
+        raise DomainError(N_("This message has already been answered."))
+    row.answer_text = text
+    row.answer_queued_at = utcnow()
+    row.needs_review = False
+    row.reviewed_at = row.reviewed_at or utcnow()
+    row.reviewed_by_id = user_id
+
+
+def answer_message(
+    session: Session, config: Config, renderer: EmailRenderer, inbound_id: int
+) -> Outgoing | None:
+    """The coordinator's queued answer as a message, or None when there is none left to send."""
+    row = session.get(InboundMessage, inbound_id)
+    if row is None or row.answer_queued_at is None or row.answered_at is not None:
+        return None
+    parties = _parties(session, row)
+    if parties is None:
+        return None
+    message = _compose(
+        session,
+        config,
+        renderer,
+        row,
+        parties,
+        "inbox_answer",
+        {
+            "answer_text": row.answer_text,
+            "answer_html": markdown_to_html(row.answer_text),
+            "quoted": row.text,
+        },
+        {},
+    )
+    session.commit()  # the link's token
+    return Outgoing(message, envelope_address(config.mail_from), parties[1].email)
+
+
+def mark_answered(session: Session, inbound_id: int) -> None:
+    """The answer went out."""
+    row = session.get(InboundMessage, inbound_id)
+    if row is not None:
+        row.answered_at = utcnow()
+        session.commit()
+
+
+def unsent_answers(session: Session, *, older_than: float) -> list[int]:
+    """Answers queued this long ago and still not sent (their task was lost)."""
+    cutoff = utcnow() - timedelta(seconds=older_than)
+    return list(
+        session.scalars(
+            select(InboundMessage.id).where(
+                InboundMessage.answer_queued_at <= cutoff, InboundMessage.answered_at.is_(None)
+            )
+        )
+    )
