@@ -63,7 +63,8 @@ def reply_to(
     body = original.get_body(("plain",))
     quoted = "\n".join(f"> {line}" for line in body.get_content().splitlines()) if body else ""
     reply.set_content(
-        f"{text}\n\nLe lun. 23 nov. 2026 à 10:02, {original['From']} a écrit :\n{quoted}\n"
+        f"{text}\n\nLe lun. 23 nov. 2026 à 10:02, {original['From']} a écrit :\n{quoted}\n",
+        cte="quoted-printable",
     )
     return reply.as_bytes()
 

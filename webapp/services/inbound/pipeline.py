@@ -377,3 +377,41 @@ def audit(session: Session, row: InboundMessage, actor: str, action: str) -> Non
             details={"inbound_id": row.id, "intent": row.intent, "kind": row.kind},
         )
     )
+
+
+LIST_COLUMNS = (
+    "message_id",
+    "received_at",
+    "kind",
+    "intent",
+    "confidence",
+    "person",
+    "action",
+    "needs_review",
+)
+
+
+def list_messages(
+    session: Session, community_id: int, *, limit: int = 1000
+) -> list[dict[str, object]]:
+    """A community's received messages, newest first, as the CLI prints them."""
+    rows = session.execute(
+        select(InboundMessage, Person.email)
+        .outerjoin(Person, Person.id == InboundMessage.person_id)
+        .where(InboundMessage.community_id == community_id)
+        .order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "message_id": row.message_id,
+            "received_at": row.received_at.isoformat(timespec="seconds"),
+            "kind": row.kind or None,
+            "intent": row.intent,
+            "confidence": round(row.confidence, 2),
+            "person": email,
+            "action": row.action,
+            "needs_review": row.needs_review,
+        }
+        for row, email in rows
+    ]
