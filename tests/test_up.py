@@ -49,7 +49,11 @@ class Browser:
 def test_up_demo_serves_pages_and_campaign_mail_reaches_the_dev_mailbox(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMORCE_")}
-    env.update(AMORCE_INSTANCE_PATH=str(tmp_path / "instance"), AMORCE_SWEEP_SECONDS="2")
+    env.update(
+        AMORCE_INSTANCE_PATH=str(tmp_path / "instance"),
+        AMORCE_SWEEP_SECONDS="2",
+        AMORCE_INBOUND_PORT=str(free_port()),
+    )
     log = (tmp_path / "up.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "webapp.cli", "up", "--demo", "--port", str(port)],
@@ -103,6 +107,35 @@ def test_up_demo_serves_pages_and_campaign_mail_reaches_the_dev_mailbox(tmp_path
         key = re.search(r'href="/dev/mailbox/([^"/]+)"', mailbox).group(1)  # type: ignore[union-attr]
         _, message = browser.get(f"/dev/mailbox/{key}")
         assert re.search(rf'<a href="{base}/r/[A-Za-z0-9_-]+">', message)
+
+        # Play the prospect: answer by email from the mailbox; the worker reads the reply.
+        browser.post(
+            f"/dev/mailbox/{key}/reply",
+            {"csrf_token": CSRF.search(message).group(1), "text": "Oui, ça m'intéresse !"},  # type: ignore[union-attr]
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            listed = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "webapp.cli",
+                    "inbound",
+                    "list",
+                    "pedagogie-numerique",
+                    "--format",
+                    "json",
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                cwd=tmp_path,
+                check=True,
+            ).stdout
+            if '"marked_interested"' in listed:
+                break
+            assert time.monotonic() < deadline, listed + (tmp_path / "up.log").read_text()
+            time.sleep(1)
     finally:
         process.send_signal(signal.SIGINT)
         try:

@@ -16,6 +16,8 @@ from webapp.config import DEFAULT_CATCHER_PORT, Config
 from webapp.db import Database
 from webapp.migrate import upgrade
 
+DEV_REPLY_DOMAIN = "reply.localhost"
+
 
 def _port_free(host: str, port: int) -> bool:
     with socket.socket() as sock:
@@ -31,6 +33,28 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _start_receiver(config: Config) -> Any:
+    """The inbound SMTP receiver on AMORCE_INBOUND_HOST:PORT, or None (with a warning) when
+    there is no reply domain or the port is taken."""
+    from webapp.receivers.smtp import start_receiver
+    from workers.factory import make_celery
+
+    if not config.reply_domain:
+        return None
+    if not _port_free(config.inbound_host, config.inbound_port):
+        click.echo(
+            f"Port {config.inbound_port} is busy: replies by SMTP are not received "
+            "(set AMORCE_INBOUND_PORT to another port)."
+        )
+        return None
+    receiver = start_receiver(config, Database(config.database_url), make_celery(config))
+    click.echo(
+        f"Replies to @{config.reply_domain} are received on "
+        f"{config.inbound_host}:{config.inbound_port} (SMTP)."
+    )
+    return receiver
+
+
 def run_stack(config: Config, *, host: str, port: int, demo: bool) -> None:
     """Migrate, optionally seed, start catcher, worker and beat, then serve the pages."""
     from webapp import create_app
@@ -39,6 +63,10 @@ def run_stack(config: Config, *, host: str, port: int, demo: bool) -> None:
     env_smtp = os.environ.get("AMORCE_SMTP_URL")
     base_url = os.environ.get("AMORCE_BASE_URL") or f"http://{host}:{port}"
     config = config.with_overrides(base_url=base_url)
+    if not env_smtp and not config.reply_domain:
+        # Everything stays on this machine: sign reply addresses so that answering from the
+        # development mailbox goes through the inbound pipeline like a real reply.
+        config = config.with_overrides(reply_domain=DEV_REPLY_DOMAIN)
     if not _port_free(host, port):
         raise click.ClickException(f"Port {port} is busy: choose another with --port.")
     database = Database(config.database_url)
@@ -66,6 +94,7 @@ def run_stack(config: Config, *, host: str, port: int, demo: bool) -> None:
         AMORCE_SMTP_URL=config.smtp_url,
         AMORCE_DATABASE_URL=config.database_url,
         AMORCE_BROKER_URL=config.broker_url,
+        AMORCE_REPLY_DOMAIN=config.reply_domain,
     )
     if config.broker_url.startswith("sqla+"):
         pool = ["--pool=solo"]
@@ -84,6 +113,7 @@ def run_stack(config: Config, *, host: str, port: int, demo: bool) -> None:
             env=child_env,
         ),
     ]
+    receiver = _start_receiver(config)
     click.echo(f"Amorce is running at {config.base_url}/")
     if catcher is not None:
         click.echo(f"Emails land in the development mailbox: {config.base_url}/dev/mailbox/")
@@ -108,4 +138,6 @@ def run_stack(config: Config, *, host: str, port: int, demo: bool) -> None:
                 child.kill()
         if catcher is not None:
             catcher.stop()
+        if receiver is not None:
+            receiver.stop()
         click.echo("Amorce stopped.")
