@@ -25,7 +25,16 @@ def test_every_setting_is_documented_in_the_readme() -> None:
 def test_compose_runs_the_whole_stack_with_health_checks() -> None:
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     services = compose["services"]
-    assert {"web", "worker", "beat", "redis", "postgres", "mailcatcher", "migrate"} <= set(services)
+    assert {
+        "web",
+        "worker",
+        "beat",
+        "inbound",
+        "redis",
+        "postgres",
+        "mailcatcher",
+        "migrate",
+    } <= set(services)
     for name in ("web", "redis", "postgres"):
         assert "healthcheck" in services[name], name
     environment = services["worker"]["environment"]
@@ -39,7 +48,8 @@ def test_compose_runs_the_whole_stack_with_health_checks() -> None:
         "AMORCE_REPLY_DOMAIN",
     ):
         assert variable in environment, variable
-    assert services["web"]["environment"] == environment == services["beat"]["environment"]
+    for name in ("web", "beat", "inbound"):
+        assert services[name]["environment"] == environment, name
 
 
 def test_docker_compose_accepts_the_file() -> None:
