@@ -290,3 +290,24 @@ def test_raw_messages_are_purged_after_the_retention_period(
         kept = session.get_one(InboundMessage, row.id)
         assert kept.raw is None and kept.text == "" and kept.kind == "reply"
         assert session.get_one(Community, kept.community_id).name == "CoP"
+
+
+def test_a_reply_quoting_a_bounce_is_still_a_reply_and_suppresses_nobody(
+    database: Database, settings_: Config, smtp_sink: Sink
+) -> None:
+    community_id, _ = sent_campaign(database, settings_, smtp_sink)
+    pasted = (
+        "Oui, ça m'intéresse ! Jean n'a pas reçu votre message, voici l'erreur :\n\n"
+        "Hi. This is the qmail-send program at mx.example.net.\n"
+        "I'm afraid I wasn't able to deliver your message to the following addresses.\n"
+        "This is a permanent error; I've given up. Sorry it didn't work out.\n\n"
+        "<jean@example.net>:\nSorry, no mailbox here by that name. (#5.1.1)\n"
+    )
+    row = deliver(
+        database,
+        settings_,
+        reply_to(received(smtp_sink, "marie@example.org"), pasted),
+        envelope_from="marie@example.org",
+    )
+    assert row.kind == "reply"
+    assert not is_suppressed(database, community_id, "marie@example.org")

@@ -65,10 +65,13 @@ def apply_bounce(
     assert person is not None
     if bounce.delayed:
         return "delayed"
+    # A report about another address (a forward of the person's mail, say) marks the delivery
+    # but is not proof enough to drop the person's own address at once.
+    own = not bounce.recipients or person.email.lower() in bounce.recipients
     if delivery.state in (DeliveryState.SENT, DeliveryState.UNKNOWN, DeliveryState.SENDING):
         delivery.state = DeliveryState.BOUNCED
     delivery.error = f"{bounce.status} {bounce.diagnostic}".strip()[:1000]
-    if bounce.hard:
+    if bounce.hard and own:
         suppressions.suppress(
             session, person.email, community_id=None, reason="hard_bounce", actor="system"
         )

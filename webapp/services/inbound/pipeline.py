@@ -37,17 +37,24 @@ from webapp.models import (
     Person,
     utcnow,
 )
+from webapp.services.errors import N_, DomainError
 
 from .actions import apply_bounce, apply_intent
 from .addresses import Attribution, attribute, candidate_addresses
 from .automatic import automatic_reason
 from .bounces import BounceReport, is_delivery_report, read_bounce
 from .calendar import calendar_reply
-from .text import AUTO_THRESHOLD, new_text, read_intent
+from .text import AUTO_THRESHOLD, new_text, read_intent, reply_text
 
 log = logging.getLogger(__name__)
 
+
+class MessageTooLarge(DomainError):
+    """A received message over :data:`MAX_MESSAGE_BYTES`."""
+
+
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
+INLINE_FACTOR = 0.8
 STALE_CLAIM = timedelta(minutes=5)  # a processing claim older than this is a dead worker's
 _HEADERS = BytesHeaderParser(policy=policy.compat32)
 
@@ -55,7 +62,7 @@ _HEADERS = BytesHeaderParser(policy=policy.compat32)
 def dedupe_key(raw: bytes, message_id: str) -> str:
     """One key per message: its Message-ID when it has one, else its bytes."""
     if message_id:
-        return hashlib.sha256(b"mid:" + message_id.strip().lower().encode()).hexdigest()
+        return hashlib.sha256(b"mid:" + message_id.strip().encode()).hexdigest()
     return hashlib.sha256(b"raw:" + raw).hexdigest()
 
 
@@ -79,8 +86,11 @@ def receive(
 ) -> int | None:
     """Store a received message; its id, or None when the same message was already stored.
 
-    The caller commits, then queues ``inbound.process`` with the id.
+    The caller commits, then queues ``inbound.process`` with the id. ``envelope_from`` is the
+    SMTP ``MAIL FROM``: ``"<>"`` for a null sender, empty when unknown.
     """
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise MessageTooLarge(N_("The message is larger than 10 MB."))
     headers = _HEADERS.parsebytes(raw[:65536], headersonly=True)
     message_id = _header(headers.get("Message-ID"), 300)
     values = {
@@ -233,11 +243,13 @@ def _read_and_apply(session: Session, config: Config, row: InboundMessage) -> No
         _attributed_or_flagged(session, row, ctx, attribution, row.intent, unsubscribe=True)
         return
 
-    row.text = new_text(message)[:2000]
+    text, inline = reply_text(message)
+    row.text = text[:2000]
     kind = ctx.campaign.kind if ctx.campaign else "recruitment"
     reading = read_intent(row.text, kind)
     row.intent = reading.intent
-    row.confidence = reading.confidence
+    # Answers written between quoted lines lean on the quote: a coordinator reads them.
+    row.confidence = round(reading.confidence * (INLINE_FACTOR if inline else 1.0), 2)
     _classified(
         row,
         InboundKind.UNSUBSCRIBE if reading.unsubscribe else InboundKind.REPLY,
@@ -256,14 +268,12 @@ def _severity(bounce: BounceReport) -> str:
 
 
 def _bounce(message: Message, row: InboundMessage, purpose: str | None) -> BounceReport | None:
-    """A failure notice: a delivery report, or any notice a null sender sends to a return path."""
-    null_sender = row.envelope_from in ("", "<>") or automatic_reason(message, "") == "null_sender"
+    """A failure notice: a delivery report, or a notice that a null sender or the return path
+    receives and that names a failed recipient (an out-of-office sent there names none)."""
+    # "<>" is a null envelope sender; an empty one is unknown (IMAP, webhook): read Return-Path.
+    null_sender = automatic_reason(message, row.envelope_from or None) == "null_sender"
     if not (is_delivery_report(message) or purpose == "bounce" or null_sender):
         return None
-    if automatic_reason(message, row.envelope_from or None) not in (None, "report", "null_sender"):
-        # An out-of-office sent to the return path is not a bounce.
-        if not is_delivery_report(message):
-            return None
     return read_bounce(message)
 
 

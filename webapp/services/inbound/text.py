@@ -31,6 +31,9 @@ _CUT = re.compile(
     r"le .{4,80} a [ée]crit\s*:|on .{4,80} wrote\s*:)",
     re.IGNORECASE,
 )
+_ATTRIBUTION = re.compile(
+    r"^\s*(?:le .{4,80} a [ée]crit\s*:|on .{4,80} wrote\s*:)\s*$", re.IGNORECASE
+)
 _FORWARD = re.compile(
     r"^\s*-{3,}\s*(?:forwarded message|message transf[ée]r[ée]|original message|"
     r"message d'origine)",
@@ -113,8 +116,31 @@ def body_text(message: Message) -> str:
 
 def new_text(message: Message) -> str:
     """What the person wrote in this message, without what they quote or sign."""
+    return reply_text(message)[0]
+
+
+def reply_text(message: Message) -> tuple[str, bool]:
+    """The new text, and whether it was written between the lines of the quote (inline)."""
     body = body_text(message).replace("\r\n", "\n")
-    return strip_quotes(body)
+    top = strip_quotes(body)
+    if top:
+        return top, False
+    inline = inline_answers(body)
+    return inline, bool(inline)
+
+
+def inline_answers(body: str) -> str:
+    """What a person wrote between the quoted lines (bottom-posting, inline answers), without
+    the line that introduces the quote and without the signature."""
+    lines: list[str] = []
+    for line in body.splitlines():
+        stripped = line.strip()
+        if stripped in ("--", "-- ") and not line.startswith(">"):
+            break
+        if line.lstrip().startswith(">") or _ATTRIBUTION.match(line):
+            continue
+        lines.append(line.rstrip())
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def strip_quotes(body: str) -> str:

@@ -1,0 +1,572 @@
+"""The IMAP poller against a real Dovecot: replies are stored once, marked, and acted upon."""
+
+from __future__ import annotations
+
+import grp
+import logging
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from builders import community_with_people
+from imapclient import DELETED, RECENT, SEEN, IMAPClient
+from sink import Sink
+from sqlalchemy import func, select
+
+from webapp.config import Config, ConfigError
+from webapp.db import Database
+from webapp.mail import EmailRenderer
+from webapp.models import InboundMessage, Membership, MembershipState, Person
+from webapp.receivers import imap, store_and_queue
+from webapp.receivers.imap import ImapSettings, ImapUnavailable, poll_once, run
+from webapp.services import campaigns
+from workers.campaigns import drain_with
+from workers.inbound import process_with
+
+DOVECOT = Path("/usr/sbin/dovecot")
+HOST = "127.0.0.1"
+USER = "amorce"
+PASSWORD = "p@ss/w rd"  # percent-encoded in the URL, as an operator would write it
+DONE = "Processed"
+
+CONF = """\
+protocols = imap
+listen = {host}
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+mail_location = maildir:{root}/mail/%u
+default_login_user = {login_user}
+default_internal_user = {internal_user}
+default_internal_group = {internal_group}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {root}/passwd
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = {host}
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def _greets(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=1) as connection:
+            return connection.recv(64).startswith(b"* OK")
+    except OSError:
+        return False
+
+
+class Dovecot:
+    """A Dovecot IMAP server of its own in a temporary directory, with one user."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def _accounts(self) -> dict[str, str]:
+        """Who runs what: the current user, or Debian's Dovecot users when we are root (Dovecot
+        refuses to run its login processes or to open a mailbox as root)."""
+        if os.geteuid() != 0:
+            me = pwd.getpwuid(os.geteuid())
+            return {
+                "login_user": me.pw_name,
+                "internal_user": me.pw_name,
+                "internal_group": grp.getgrgid(me.pw_gid).gr_name,
+                "uid": str(me.pw_uid),
+                "gid": str(me.pw_gid),
+            }
+        mail = pwd.getpwnam("nobody")
+        return {
+            "login_user": "dovenull",
+            "internal_user": "dovecot",
+            "internal_group": "dovecot",
+            "uid": str(mail.pw_uid),
+            "gid": str(mail.pw_gid),
+        }
+
+    def start(self) -> Dovecot:
+        """Start on a free port and wait for its greeting."""
+        accounts = self._accounts()
+        mail = self.root / "mail"
+        mail.mkdir()
+        if os.geteuid() == 0:
+            os.chown(mail, int(accounts["uid"]), int(accounts["gid"]))
+        (self.root / "passwd").write_text(
+            f"{USER}:{{PLAIN}}{PASSWORD}:{accounts['uid']}:{accounts['gid']}::{mail / USER}::\n"
+        )
+        for _attempt in range(5):
+            self.port = _free_port()
+            conf = self.root / "dovecot.conf"
+            conf.write_text(CONF.format(host=HOST, root=self.root, port=self.port, **accounts))
+            with (self.root / "stderr.log").open("ab") as errors:
+                self.process = subprocess.Popen(
+                    [str(DOVECOT), "-F", "-c", str(conf)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=errors,
+                )
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and self.process.poll() is None:
+                if _greets(self.port):
+                    return self
+                time.sleep(0.05)
+            self.stop()  # the port was taken meanwhile, or Dovecot failed: its log says why
+        raise RuntimeError("Dovecot did not start:\n" + self.log())
+
+    def stop(self) -> None:
+        """Stop the server and its children."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def log(self) -> str:
+        """What Dovecot wrote."""
+        return "".join(
+            path.read_text(errors="replace")
+            for path in (self.root / "stderr.log", self.root / "dovecot.log")
+            if path.exists()
+        )
+
+    # -- the mailbox ----------------------------------------------------------------------
+
+    def url(self, folder: str = "INBOX", password: str = PASSWORD) -> str:
+        """The ``AMORCE_IMAP_URL`` of this server's mailbox."""
+        return f"imap://{USER}:{quote(password, safe='')}@{HOST}:{self.port}/{folder}"
+
+    @contextmanager
+    def client(self) -> Iterator[Any]:
+        """A logged-in IMAP client of our own, to look at the mailbox."""
+        client = IMAPClient(HOST, self.port, ssl=False, timeout=10)
+        client.login(USER, PASSWORD)
+        try:
+            yield client
+        finally:
+            client.logout()
+
+    def append(self, raw: bytes, folder: str = "INBOX") -> None:
+        """Deliver a message into ``folder``, unread."""
+        with self.client() as client:
+            client.append(folder, raw)
+
+    def messages(self, folder: str = "INBOX") -> list[tuple[str, set[bytes]]]:
+        """The Message-ID and the lasting flags (not \\Recent) of each message of ``folder``."""
+        with self.client() as client:
+            if not client.folder_exists(folder):
+                return []
+            client.select_folder(folder, readonly=True)
+            found = client.fetch(client.search("ALL"), ["FLAGS", "BODY.PEEK[HEADER]"])
+        return [
+            (
+                str(message_from_bytes(data[b"BODY[HEADER]"])["Message-ID"]),
+                set(data[b"FLAGS"]) - {RECENT},
+            )
+            for _, data in sorted(found.items())
+        ]
+
+    def reset(self) -> None:
+        """An empty INBOX and no other folder."""
+        with self.client() as client:
+            for _flags, _delimiter, name in client.list_folders():
+                if name != "INBOX":
+                    client.delete_folder(name)
+            client.select_folder("INBOX")
+            everything = client.search("ALL")
+            if everything:
+                client.add_flags(everything, [DELETED], silent=True)
+                client.expunge()
+
+
+@pytest.fixture(scope="module")
+def dovecot() -> Iterator[Dovecot]:
+    """A real Dovecot IMAP server for this test module."""
+    if not DOVECOT.exists():
+        pytest.skip(f"Dovecot is not installed ({DOVECOT}): apt-get install dovecot-imapd")
+    # Not pytest's tmp_path: its parents are private to us, and as root Dovecot's own users must
+    # reach the sockets and the mailbox.
+    root = Path(tempfile.mkdtemp(prefix="amorce-dovecot-"))
+    root.chmod(0o755)
+    server = Dovecot(root)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def mailbox(dovecot: Dovecot) -> Dovecot:
+    """The Dovecot mailbox, emptied for this test."""
+    dovecot.reset()
+    return dovecot
+
+
+@pytest.fixture
+def offline(tmp_path: Path) -> tuple[Config, Database]:
+    """Settings and a database that a poll which fails before storing never touches (no tables:
+    a write would fail), for the tests that need no PostgreSQL twin."""
+    database = Database(f"sqlite:///{tmp_path / 'untouched.db'}")
+    config = Config(secret_key="x" * 32, instance_path=tmp_path, database_url=database.url)
+    return config, database
+
+
+def message(message_id: str, text: str = "Bonjour,\n", **headers: str) -> bytes:
+    """A plain message as a mail server would deliver it."""
+    mail = EmailMessage(policy=policy.SMTP)
+    mail["Return-Path"] = "<marie@example.org>"
+    mail["From"] = "Marie Tremblay <marie@example.org>"
+    mail["To"] = "cop@example.org"
+    mail["Subject"] = "Bonjour"
+    mail["Date"] = formatdate()
+    mail["Message-ID"] = message_id
+    for name, value in headers.items():
+        mail[name.replace("_", "-")] = value
+    mail.set_content(text)
+    return mail.as_bytes()
+
+
+def stored(database: Database) -> list[InboundMessage]:
+    """Every received message Amorce stored."""
+    with database.session() as session:
+        return list(session.scalars(select(InboundMessage).order_by(InboundMessage.id)))
+
+
+# -- a reply to a real campaign message ----------------------------------------------------------
+
+
+def gmail_reply(original: EmailMessage, text: str) -> bytes:
+    """A French reply as Gmail writes it (quoted-printable UTF-8, the original quoted below),
+    delivered to the Reply-To address of ``original``."""
+    reply_to = str(original["Reply-To"])
+    body = original.get_body(("plain",))
+    assert body is not None
+    quoted = "\n".join(f"> {line}".rstrip() for line in body.get_content().splitlines())
+    attribution = f"Le lun. 3 juin 2024 à 10:00, {original['From']} a écrit :"
+    reply = EmailMessage(policy=policy.SMTP)
+    reply["Return-Path"] = "<marie@example.org>"
+    reply["Delivered-To"] = reply_to
+    reply["From"] = "Marie Tremblay <marie@example.org>"
+    reply["To"] = reply_to
+    reply["Subject"] = f"Re: {original['Subject']}"
+    reply["Date"] = formatdate()
+    reply["Message-ID"] = make_msgid(domain="mail.gmail.com")
+    reply["In-Reply-To"] = str(original["Message-ID"])
+    reply["References"] = str(original["Message-ID"])
+    reply.set_content(
+        f"{text}\n\n{attribution}\n\n{quoted}\n", charset="utf-8", cte="quoted-printable"
+    )
+    return reply.as_bytes()
+
+
+@pytest.mark.parametrize("mode", ["flag", "move", "copy"])
+def test_a_reply_in_the_mailbox_makes_the_person_interested(
+    database: Database,
+    config: Config,
+    smtp_sink: Sink,
+    mailbox: Dovecot,
+    mode: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = config.with_overrides(
+        smtp_url=smtp_sink.url,
+        reply_domain="reply.example.org",
+        imap_url=mailbox.url(),
+        imap_done_folder="" if mode == "flag" else DONE,
+    )
+    if mode == "copy":  # a server without MOVE: COPY, \Deleted, then UID EXPUNGE
+        has_capability = IMAPClient.has_capability
+        monkeypatch.setattr(
+            IMAPClient,
+            "has_capability",
+            lambda self, name: name.upper() != "MOVE" and has_capability(self, name),
+        )
+    with database.session() as session:
+        community_id = community_with_people(session, "email,first_name\nmarie@example.org,Marie\n")
+        campaign_id = campaigns.create_campaign(session, community_id)
+        campaigns.launch_campaign(session, campaign_id)
+    while drain_with(settings, database, campaign_id, EmailRenderer()):
+        pass
+    (invitation,) = smtp_sink.to("marie@example.org")
+    reply_to = str(invitation["Reply-To"])
+    assert reply_to.endswith("@reply.example.org")
+    raw = gmail_reply(invitation, "Oui, ça m'intéresse !")
+    assert b"Oui, =C3=A7a m'int=C3=A9resse !" in raw
+    mailbox.append(raw)
+
+    assert poll_once(settings, database, celery=None) == 1
+    with database.session() as session:
+        ids = session.scalars(
+            select(InboundMessage.id).where(InboundMessage.state == "received")
+        ).all()
+    assert len(ids) == 1
+    for inbound_id in ids:
+        process_with(settings, database, inbound_id)
+
+    with database.session() as session:
+        state = session.scalar(
+            select(Membership.state)
+            .join(Person, Person.id == Membership.person_id)
+            .where(Person.email == "marie@example.org", Membership.community_id == community_id)
+        )
+        row = session.scalars(select(InboundMessage)).one()
+    assert state == MembershipState.INTERESTED
+    assert (row.channel, row.kind, row.intent) == ("imap", "reply", "interested")
+    assert row.recipients == reply_to
+    message_id = str(message_from_bytes(raw)["Message-ID"])
+    if mode == "flag":
+        assert mailbox.messages() == [(message_id, {SEEN})]
+    else:
+        assert mailbox.messages() == [], "moved out of the INBOX, nothing left behind"
+        assert [mid for mid, _ in mailbox.messages(DONE)] == [message_id]
+
+
+# -- idempotence ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("done_folder", ["", DONE])
+def test_polling_again_or_a_redelivery_stores_nothing_twice(
+    database: Database, config: Config, mailbox: Dovecot, done_folder: str
+) -> None:
+    settings = config.with_overrides(imap_url=mailbox.url(), imap_done_folder=done_folder)
+    first, second = message("<first@example.org>"), message("<second@example.org>")
+    mailbox.append(first)
+    mailbox.append(second)
+
+    assert poll_once(settings, database, None) == 2
+    assert poll_once(settings, database, None) == 0
+    mailbox.append(first)  # the same message delivered again (same Message-ID)
+    assert poll_once(settings, database, None) == 0
+
+    assert [row.message_id for row in stored(database)] == [
+        "<first@example.org>",
+        "<second@example.org>",
+    ]
+    folder = DONE if done_folder else "INBOX"
+    assert mailbox.messages(folder) == [
+        ("<first@example.org>", {SEEN} if not done_folder else set()),
+        ("<second@example.org>", {SEEN} if not done_folder else set()),
+        ("<first@example.org>", {SEEN} if not done_folder else set()),
+    ]
+    if done_folder:
+        assert mailbox.messages() == []
+
+
+def test_a_message_stored_before_a_crash_is_marked_on_the_next_poll(
+    database: Database, config: Config, mailbox: Dovecot
+) -> None:
+    settings = config.with_overrides(imap_url=mailbox.url())
+    raw = message("<crash@example.org>")
+    mailbox.append(raw)
+    # What a poll that died between the commit and the \Seen flag leaves behind.
+    assert store_and_queue(database, None, raw, channel="imap") is not None
+    assert mailbox.messages() == [("<crash@example.org>", set())]
+
+    assert poll_once(settings, database, None) == 0
+    assert len(stored(database)) == 1
+    assert mailbox.messages() == [("<crash@example.org>", {SEEN})]
+
+
+def test_a_large_mailbox_is_read_in_chunks_and_an_oversized_message_left_alone(
+    database: Database,
+    config: Config,
+    mailbox: Dovecot,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(imap, "CHUNK", 2)
+    monkeypatch.setattr(imap, "BATCH_BYTES", 1)  # one body per fetch
+    monkeypatch.setattr(imap, "MAX_MESSAGE_BYTES", 4000)
+    settings = config.with_overrides(imap_url=mailbox.url())
+    for number in range(5):
+        mailbox.append(message(f"<{number}@example.org>"))
+    mailbox.append(message("<huge@example.org>", "x" * 5000 + "\n"))
+
+    assert poll_once(settings, database, None) == 5
+    assert sorted(row.message_id for row in stored(database)) == sorted(
+        f"<{number}@example.org>" for number in range(5)
+    )
+    flags = dict(mailbox.messages())
+    assert flags.pop("<huge@example.org>") == set(), "left unread for a person"
+    assert all(value == {SEEN} for value in flags.values())
+    assert "exceed 4000 bytes" in caplog.text
+
+
+def test_envelope_recipients_and_sender_come_from_the_delivery_headers() -> None:
+    raw = message(
+        "<env@example.org>",
+        Delivered_To="reply+1.0123456789abcdef@reply.example.org",
+        X_Original_To="Reply <reply+1.0123456789abcdef@reply.example.org>, other@example.org",
+    )
+    assert imap.envelope(raw) == (
+        "marie@example.org",
+        ["reply+1.0123456789abcdef@reply.example.org", "other@example.org"],
+    )
+    bounce = message("<dsn@example.org>").replace(
+        b"Return-Path: <marie@example.org>", b"Return-Path: <>"
+    )
+    assert imap.envelope(bounce) == ("<>", [])
+
+
+# -- outages ------------------------------------------------------------------------------------
+
+
+def test_a_server_that_is_down_is_a_clear_connection_error(
+    offline: tuple[Config, Database],
+) -> None:
+    config, database = offline
+    port = _free_port()  # nothing listens there
+    settings = config.with_overrides(imap_url=f"imap://u:secret@{HOST}:{port}/INBOX")
+    with pytest.raises(ImapUnavailable, match=f"cannot connect.*{HOST}:{port}.*AMORCE_IMAP_URL"):
+        poll_once(settings, database, None)
+
+
+def test_a_wrong_password_is_a_clear_error_that_does_not_show_it(
+    offline: tuple[Config, Database], mailbox: Dovecot
+) -> None:
+    config, database = offline
+    settings = config.with_overrides(imap_url=mailbox.url(password="wrong-secret"))
+    with pytest.raises(ImapUnavailable, match="refused the login of 'amorce'") as error:
+        poll_once(settings, database, None)
+    assert "wrong-secret" not in str(error.value)
+
+
+def _wait_until(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_run_survives_a_refused_connection_and_returns_when_stopped(
+    offline: tuple[Config, Database], caplog: pytest.LogCaptureFixture
+) -> None:
+    config, database = offline
+    caplog.set_level(logging.WARNING, logger="webapp.receivers.imap")
+    settings = config.with_overrides(
+        imap_url=f"imap://u:secret@{HOST}:{_free_port()}/INBOX", imap_poll_seconds=0.01
+    )
+    stop = threading.Event()
+    poller = threading.Thread(target=run, args=(settings, database, None, stop), daemon=True)
+    poller.start()
+    _wait_until(lambda: caplog.text.count("IMAP poll failed") >= 3)
+    assert poller.is_alive(), "an outage never stops the poller"
+    stop.set()
+    poller.join(timeout=5)
+    assert not poller.is_alive()
+
+
+def test_run_stores_what_arrives_until_stopped(
+    database: Database, config: Config, mailbox: Dovecot
+) -> None:
+    settings = config.with_overrides(imap_url=mailbox.url(), imap_poll_seconds=0.05)
+    stop = threading.Event()
+    poller = threading.Thread(target=run, args=(settings, database, None, stop), daemon=True)
+    poller.start()
+    try:
+        mailbox.append(message("<later@example.org>"))
+        _wait_until(lambda: mailbox.messages() == [("<later@example.org>", {SEEN})])
+    finally:
+        stop.set()
+        poller.join(timeout=5)
+    assert not poller.is_alive()
+    with database.session() as session:
+        assert session.scalar(select(func.count(InboundMessage.id))) == 1
+
+
+# -- the URL ------------------------------------------------------------------------------------
+
+
+def test_the_url_gives_the_settings() -> None:
+    plain = ImapSettings.from_url("imap://amorce%40example.org:p%40ss%2Fw%20rd@mail.example.org")
+    assert (plain.user, plain.password, plain.host, plain.port, plain.folder) == (
+        "amorce@example.org",
+        "p@ss/w rd",
+        "mail.example.org",
+        143,
+        "INBOX",
+    )
+    assert (plain.tls, plain.starttls) == (False, False)
+    assert "p@ss" not in repr(plain)
+    secure = ImapSettings.from_url("imaps://u:p@mail.example.org/Amorce%20replies")
+    assert (secure.port, secure.folder, secure.tls) == (993, "Amorce replies", True)
+    upgraded = ImapSettings.from_url("imap://u:p@mail.example.org:1143/INBOX?starttls=1")
+    assert (upgraded.port, upgraded.tls, upgraded.starttls) == (1143, False, True)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "http://u:hunter2@mail.example.org/INBOX",
+        "imap://mail.example.org/INBOX",
+        "imap://u@mail.example.org/INBOX",
+        "imap://u:hunter2@/INBOX",
+        "imap://u:hunter2@mail.example.org:port/INBOX",
+        "imap://u:hunter2@mail.example.org:99999/INBOX",
+        "imap://u:hunter2@mail.example.org/INBOX?tls=1",
+        "imap://u:hunter2@mail.example.org/INBOX?starttls=maybe",
+        "imaps://u:hunter2@mail.example.org/INBOX?starttls=1",
+        "imap://u:hunt#er2@mail.example.org/INBOX",
+    ],
+)
+def test_a_malformed_url_is_a_config_error_naming_the_variable(url: str) -> None:
+    with pytest.raises(ConfigError, match="AMORCE_IMAP_URL") as error:
+        ImapSettings.from_url(url)
+    assert "hunter2" not in str(error.value)
+
+
+def test_the_done_folder_must_differ_from_the_folder_read(
+    offline: tuple[Config, Database],
+) -> None:
+    config, database = offline
+    settings = config.with_overrides(
+        imap_url="imap://u:p@127.0.0.1:1/INBOX", imap_done_folder="INBOX"
+    )
+    with pytest.raises(ConfigError, match="AMORCE_IMAP_DONE_FOLDER"):
+        poll_once(settings, database, None)
