@@ -83,6 +83,8 @@ service anvil {{
 }}
 """
 
+FLAGGED = {SEEN, imap.STORED.encode()}  # what the poller leaves on a stored message
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -360,7 +362,7 @@ def test_a_reply_in_the_mailbox_makes_the_person_interested(
     assert row.recipients == reply_to
     message_id = str(message_from_bytes(raw)["Message-ID"])
     if mode == "flag":
-        assert mailbox.messages() == [(message_id, {SEEN})]
+        assert mailbox.messages() == [(message_id, FLAGGED)]
     else:
         assert mailbox.messages() == [], "moved out of the INBOX, nothing left behind"
         assert [mid for mid, _ in mailbox.messages(DONE)] == [message_id]
@@ -389,9 +391,9 @@ def test_polling_again_or_a_redelivery_stores_nothing_twice(
     ]
     folder = DONE if done_folder else "INBOX"
     assert mailbox.messages(folder) == [
-        ("<first@example.org>", {SEEN} if not done_folder else set()),
-        ("<second@example.org>", {SEEN} if not done_folder else set()),
-        ("<first@example.org>", {SEEN} if not done_folder else set()),
+        ("<first@example.org>", FLAGGED if not done_folder else set()),
+        ("<second@example.org>", FLAGGED if not done_folder else set()),
+        ("<first@example.org>", FLAGGED if not done_folder else set()),
     ]
     if done_folder:
         assert mailbox.messages() == []
@@ -409,7 +411,7 @@ def test_a_message_stored_before_a_crash_is_marked_on_the_next_poll(
 
     assert poll_once(settings, database, None) == 0
     assert len(stored(database)) == 1
-    assert mailbox.messages() == [("<crash@example.org>", {SEEN})]
+    assert mailbox.messages() == [("<crash@example.org>", FLAGGED)]
 
 
 def test_a_large_mailbox_is_read_in_chunks_and_an_oversized_message_left_alone(
@@ -433,7 +435,7 @@ def test_a_large_mailbox_is_read_in_chunks_and_an_oversized_message_left_alone(
     )
     flags = dict(mailbox.messages())
     assert flags.pop("<huge@example.org>") == set(), "left unread for a person"
-    assert all(value == {SEEN} for value in flags.values())
+    assert all(value == FLAGGED for value in flags.values())
     assert "exceed 4000 bytes" in caplog.text
 
 
@@ -510,7 +512,7 @@ def test_run_stores_what_arrives_until_stopped(
     poller.start()
     try:
         mailbox.append(message("<later@example.org>"))
-        _wait_until(lambda: mailbox.messages() == [("<later@example.org>", {SEEN})])
+        _wait_until(lambda: mailbox.messages() == [("<later@example.org>", FLAGGED)])
     finally:
         stop.set()
         poller.join(timeout=5)
@@ -570,3 +572,15 @@ def test_the_done_folder_must_differ_from_the_folder_read(
     )
     with pytest.raises(ConfigError, match="AMORCE_IMAP_DONE_FOLDER"):
         poll_once(settings, database, None)
+
+
+def test_a_reply_someone_read_in_the_mailbox_first_is_still_stored(
+    database: Database, config: Config, mailbox: Dovecot
+) -> None:
+    settings = config.with_overrides(imap_url=mailbox.url())
+    mailbox.append(message("<read-first@example.org>"))
+    with mailbox.client() as client:  # a coordinator opens it in their mail client
+        client.select_folder("INBOX")
+        client.add_flags(client.search("ALL"), [SEEN])
+    assert poll_once(settings, database, None) == 1
+    assert mailbox.messages() == [("<read-first@example.org>", FLAGGED)]

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 CHUNK = 100  # messages whose sizes are asked for at once
 BATCH_BYTES = 20 * 1024 * 1024  # bodies fetched at once, at most (a single message always is)
 TIMEOUT = 60.0  # seconds the server may stay silent before the poll gives up
+STORED = "$AmorceStored"  # the keyword marking what Amorce has stored, where the server keeps one
 MAX_BACKOFF = 300.0  # the longest wait between polls while the server or the database is down
 _ENVELOPE_RECIPIENTS = ("Delivered-To", "X-Original-To")  # where the delivering server writes them
 _HEADERS = BytesHeaderParser(policy=policy.compat32)
@@ -151,6 +152,7 @@ class _Mailbox:
 
     def __init__(self, settings: ImapSettings) -> None:
         self.settings = settings
+        self.keywords = False
         context = ssl.create_default_context()
         try:
             self.client: Any = IMAPClient(
@@ -188,13 +190,20 @@ class _Mailbox:
 
     @_translated
     def select(self) -> None:
-        """Open the folder read-write."""
-        self.client.select_folder(self.settings.folder)
+        """Open the folder read-write; note whether it keeps keywords of our own."""
+        answer = self.client.select_folder(self.settings.folder)
+        self.keywords = b"\\*" in tuple(answer.get(b"PERMANENTFLAGS", ()))
 
     @_translated
     def pending(self, moving: bool) -> list[int]:
         """UIDs of the messages not handled yet, oldest first."""
-        criteria = ["UNDELETED"] if moving else ["UNSEEN", "UNDELETED"]
+        if moving:
+            criteria = ["UNDELETED"]
+        elif self.keywords:
+            # Not "UNSEEN": a person who reads the mailbox first must not hide a reply from us.
+            criteria = ["UNKEYWORD", STORED, "UNDELETED"]
+        else:
+            criteria = ["UNSEEN", "UNDELETED"]
         return sorted(int(uid) for uid in self.client.search(criteria))
 
     @_translated
@@ -228,12 +237,14 @@ class _Mailbox:
 
     @_translated
     def mark(self, uids: Sequence[int], done_folder: str) -> None:
-        """Flag the messages ``\\Seen``, or move them to ``done_folder`` when there is one."""
+        """Flag the messages ``\\Seen`` (and ``$AmorceStored`` where the server keeps keywords),
+        or move them to ``done_folder`` when there is one."""
         if not uids:
             return
         messages = list(uids)
         if not done_folder:
-            self.client.add_flags(messages, [SEEN], silent=True)
+            flags = [SEEN, STORED.encode()] if self.keywords else [SEEN]
+            self.client.add_flags(messages, flags, silent=True)
         elif self.client.has_capability("MOVE"):
             self.client.move(messages, done_folder)
         else:
