@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from webapp.config import Config
 from webapp.db import Database
+from webapp.mail import EmailRenderer
 from webapp.models import (
     Community,
     Delivery,
@@ -22,8 +23,8 @@ from webapp.models import (
     Person,
     utcnow,
 )
-from webapp.services import suppressions
-from webapp.services.inbound import pipeline
+from webapp.services import people, suppressions, users
+from webapp.services.inbound import pipeline, replies
 from workers.inbound import process_with
 
 
@@ -311,3 +312,27 @@ def test_a_reply_quoting_a_bounce_is_still_a_reply_and_suppresses_nobody(
     )
     assert row.kind == "reply"
     assert not is_suppressed(database, community_id, "marie@example.org")
+
+
+def test_an_answer_is_sent_by_one_task_and_dropped_once_the_person_unsubscribes(
+    database: Database, settings_: Config, smtp_sink: Sink
+) -> None:
+    community_id, _ = sent_campaign(database, settings_, smtp_sink)
+    bob = deliver(
+        database, settings_, reply_to(received(smtp_sink, "bob@example.org"), "How often?")
+    )
+    marie = deliver(
+        database, settings_, reply_to(received(smtp_sink, "marie@example.org"), "Combien ?")
+    )
+    with database.session() as session:
+        user = users.create_user(session, "coordinator@example.org", "long enough password")
+        replies.queue_answer(session, bob.id, "Once a month.", user_id=user)
+        replies.queue_answer(session, marie.id, "Une fois par mois.", user_id=user)
+    with database.session() as session:
+        assert replies.claim_answer(session, bob.id)
+        assert not replies.claim_answer(session, bob.id)  # a second task finds it taken
+        people.unsubscribe(session, community_id, marie.person_id, how="link")
+        session.commit()
+        assert replies.answer_message(session, settings_, EmailRenderer(), marie.id) is None
+        assert replies.unsent_answers(session, older_than=0) == []
+        assert session.get_one(InboundMessage, marie.id).error

@@ -61,10 +61,16 @@ def send_answer(inbound_id: int) -> bool:
     """Send a coordinator's answer to a received message."""
     rt = runtime()
     with rt.database.session() as session:
-        outgoing = replies.answer_message(session, rt.config, rt.renderer, inbound_id)
-        if outgoing is None:
-            return False
-        rt.connection.send(outgoing.message, outgoing.envelope_from, outgoing.recipient)
+        if not replies.claim_answer(session, inbound_id):
+            return False  # sent already, or another task is sending it
+        try:
+            outgoing = replies.answer_message(session, rt.config, rt.renderer, inbound_id)
+            if outgoing is None:
+                return False
+            rt.connection.send(outgoing.message, outgoing.envelope_from, outgoing.recipient)
+        except BaseException:
+            replies.release_answer(session, inbound_id)
+            raise
         replies.mark_answered(session, inbound_id)
     return True
 

@@ -90,6 +90,7 @@ class InboundMessage(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     answer_text: Mapped[str] = mapped_column(Text, default="")  # the coordinator's reply
     answer_queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    answer_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     error: Mapped[str] = mapped_column(Text, default="")
 

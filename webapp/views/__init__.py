@@ -9,13 +9,14 @@ from webapp.config import Config
 
 def register_blueprints(app: Flask, config: Config) -> None:
     """Attach every blueprint; the mailbox only in development."""
-    from . import auth, campaigns, communities, devmail, errors, labels, people, respond
+    from . import auth, campaigns, communities, devmail, errors, inbound, labels, people, respond
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(communities.bp)
     app.register_blueprint(people.bp)
     app.register_blueprint(campaigns.bp)
     app.register_blueprint(respond.bp)
+    app.register_blueprint(inbound.bp)
     if config.development:
         app.register_blueprint(devmail.bp)
     errors.register(app)

@@ -51,6 +51,53 @@ EXCLUSIONS = {
     "no_consent": _l("Left out, no consent record"),
 }
 
+INBOUND_KINDS = {
+    "reply": _l("Reply"),
+    "auto_reply": _l("Automatic reply"),
+    "bounce": _l("Bounce"),
+    "unsubscribe": _l("Unsubscribe request"),
+    "calendar_reply": _l("Calendar answer"),
+    "unattributed": _l("Not attributed"),
+    "": _l("Not read yet"),
+}
+INTENTS = {
+    "interested": _l("Interested"),
+    "not_interested": _l("Not interested"),
+    "maybe": _l("Maybe"),
+    "attending": _l("Will attend"),
+    "not_attending": _l("Will not attend"),
+    "question": _l("Question"),
+    "unknown": _l("Unclear"),
+    "unsubscribe": _l("Unsubscribe: write to them no more"),
+}
+INBOUND_ACTIONS = {
+    "marked_interested": _l("Marked as interested"),
+    "marked_not_interested": _l("Marked as not interested"),
+    "unsubscribed": _l("Unsubscribed"),
+    "bounced": _l("Delivery marked as bounced"),
+    "suppressed": _l("Address suppressed (bounces)"),
+    "delayed": _l("Delivery delayed, nothing changed"),
+    "": _l("No action"),
+}
+INBOUND_REASONS = {
+    "text": _l("read from the new text of the reply"),
+    "mailto": _l("sent to the unsubscribe address"),
+    "imip": _l("a calendar answer (iMIP)"),
+    "hard": _l("permanent failure"),
+    "soft": _l("temporary failure"),
+    "delayed": _l("delivery delayed"),
+    "auto_submitted": _l("Auto-Submitted header"),
+    "auto_response_suppress": _l("X-Auto-Response-Suppress header"),
+    "autoresponder": _l("written by an autoresponder"),
+    "precedence": _l("Precedence: bulk, junk or list"),
+    "mailing_list": _l("sent through a mailing list"),
+    "report": _l("a delivery or read report"),
+    "null_sender": _l("no return path (null sender)"),
+    "return_path": _l("sent to the bounce address"),
+    "forged_address": _l("the signed reply address was altered"),
+    "no_signed_address": _l("no signed reply address"),
+}
+
 
 def _lookup(table: dict[str, object]) -> Callable[[str], str]:
     return lambda key: str(table.get(key, key))
@@ -65,4 +112,8 @@ def label_helpers() -> dict[str, Callable[[str], str]]:
         "campaign_state_label": _lookup(CAMPAIGN_STATES),
         "delivery_label": _lookup(DELIVERY_STATES),
         "exclusion_label": _lookup(EXCLUSIONS),
+        "kind_label": _lookup(INBOUND_KINDS),
+        "intent_label": _lookup(INTENTS),
+        "action_label": lambda key: str(INBOUND_ACTIONS.get(key or "", key)),
+        "reason_label": _lookup(INBOUND_REASONS),
     }

@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("acknowledged_at", webapp.models.base.UTCDateTime(), nullable=True),
         sa.Column("answer_text", sa.Text(), nullable=False),
         sa.Column("answer_queued_at", webapp.models.base.UTCDateTime(), nullable=True),
+        sa.Column("answer_claimed_at", webapp.models.base.UTCDateTime(), nullable=True),
         sa.Column("answered_at", webapp.models.base.UTCDateTime(), nullable=True),
         sa.Column("error", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(

@@ -183,9 +183,23 @@ def process(session: Session, config: Config, inbound_id: int) -> InboundMessage
         row.state = InboundState.FAILED
         row.needs_review = True
         row.error = f"{type(exc).__name__}: {exc}"[:2000]
+        row.community_id = _community_of_failed(session, config, row)
     row.processed_at = utcnow()
     session.commit()
     return row
+
+
+def _community_of_failed(session: Session, config: Config, row: InboundMessage) -> int | None:
+    """Which inbox shows a message the pipeline could not read: its signed address's community,
+    else the guess made for unattributed mail."""
+    try:
+        signed = attribute(config, parse(row.raw or b""), row.recipients.splitlines()).signed
+        ctx = _context(session, signed.delivery_id if signed else None)
+        if ctx.campaign is not None:
+            return ctx.campaign.community_id
+        return _guess_community(session, row)
+    except Exception:  # unreadable all the way down: it keeps no community
+        return None
 
 
 def parse(raw: bytes) -> Message:

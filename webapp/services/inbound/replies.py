@@ -9,9 +9,9 @@ so that the person's next reply is attributed as well.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from webapp.config import Config
@@ -39,6 +39,7 @@ from webapp.services.errors import N_, DomainError, NotFound
 from .addresses import signed_address
 
 ACK_INTERVAL = timedelta(days=1)
+ANSWER_LEASE = timedelta(minutes=5)  # a sending task silent this long is taken for dead
 MAX_ANSWER = 10_000
 
 
@@ -168,6 +169,8 @@ def queue_answer(session: Session, inbound_id: int, text: str, *, user_id: int) 
     row = session.get(InboundMessage, inbound_id)
     if row is None:
         raise NotFound(N_("No such message."))
+    if row.kind in (InboundKind.BOUNCE, InboundKind.AUTO_REPLY):
+        raise DomainError(N_("Amorce never answers bounces and automatic replies."))
     text = text.strip()
     if not text:
         raise DomainError(N_("Write an answer first."))
@@ -179,11 +182,57 @@ def queue_answer(session: Session, inbound_id: int, text: str, *, user_id: int) 
         )
     if row.answered_at is not None or row.answer_queued_at is not None:
         raise DomainError(N_("This message has already been answered."))
+    person = session.get(Person, row.person_id)
+    if person is None or (
+        row.community_id is not None
+        and suppressions.is_suppressed(session, row.community_id, person.email)
+    ):
+        raise DomainError(
+            N_(
+                "This person has unsubscribed or their address is suppressed: Amorce no longer "
+                "writes to them."
+            )
+        )
     row.answer_text = text
     row.answer_queued_at = utcnow()
+    row.error = ""
     row.needs_review = False
     row.reviewed_at = row.reviewed_at or utcnow()
     row.reviewed_by_id = user_id
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        InboundMessage.answer_queued_at.is_not(None),
+        InboundMessage.answered_at.is_(None),
+        or_(
+            InboundMessage.answer_claimed_at.is_(None),
+            InboundMessage.answer_claimed_at < now - ANSWER_LEASE,
+        ),
+    )
+
+
+def claim_answer(session: Session, inbound_id: int) -> bool:
+    """Take the sending of an answer for this worker (so that two tasks never both send)."""
+    now = utcnow()
+    taken = session.execute(
+        update(InboundMessage)
+        .where(InboundMessage.id == inbound_id, _claimable(now))
+        .values(answer_claimed_at=now)
+    )
+    session.commit()
+    return bool(getattr(taken, "rowcount", 0))
+
+
+def release_answer(session: Session, inbound_id: int) -> None:
+    """The send failed: let a retry take it again."""
+    session.rollback()
+    session.execute(
+        update(InboundMessage)
+        .where(InboundMessage.id == inbound_id, InboundMessage.answered_at.is_(None))
+        .values(answer_claimed_at=None)
+    )
+    session.commit()
 
 
 def answer_message(
@@ -195,6 +244,11 @@ def answer_message(
         return None
     parties = _parties(session, row)
     if parties is None:
+        # Unsubscribed since, or gone: it will never leave, so it stops waiting (and says why).
+        row.answer_queued_at = None
+        row.answer_claimed_at = None
+        row.error = "answer not sent: the person can no longer be written to"
+        session.commit()
         return None
     message = _compose(
         session,
@@ -223,12 +277,13 @@ def mark_answered(session: Session, inbound_id: int) -> None:
 
 
 def unsent_answers(session: Session, *, older_than: float) -> list[int]:
-    """Answers queued this long ago and still not sent (their task was lost)."""
-    cutoff = utcnow() - timedelta(seconds=older_than)
+    """Answers queued this long ago, still not sent and held by no live task (lost tasks)."""
+    now = utcnow()
     return list(
         session.scalars(
             select(InboundMessage.id).where(
-                InboundMessage.answer_queued_at <= cutoff, InboundMessage.answered_at.is_(None)
+                InboundMessage.answer_queued_at <= now - timedelta(seconds=older_than),
+                _claimable(now),
             )
         )
     )
