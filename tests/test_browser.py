@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -20,14 +21,18 @@ from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sink import Sink
-from web_helpers import seed
+from sqlalchemy import select
+from web_helpers import PASSWORD, seed
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from webapp import create_app
 from webapp.config import Config
 from webapp.db import Database
+from webapp.models import Delivery, Membership, Person
 from webapp.services import campaigns
+from webapp.services.inbound import pipeline, signed_address
 from workers.campaigns import drain_with
+from workers.inbound import process_with
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -211,3 +216,56 @@ def test_prospect_answers_in_the_browser_by_keyboard_and_pages_pass_axe(
     again_context.close()
     context.close()
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_coordinator_corrects_an_unsure_reply_in_the_inbox_by_keyboard(
+    live_server: LiveServer, database: Database, smtp_sink: Sink, browser: Browser
+) -> None:
+    personal_link(live_server, database, smtp_sink)
+    settings = live_server.config.with_overrides(reply_domain="reply.example.org")
+    original = smtp_sink.to("anne@example.org")[0]
+    with database.session() as session:
+        delivery_id = session.scalars(
+            select(Delivery.id)
+            .join(Person, Person.id == Delivery.person_id)
+            .where(Person.email == "anne@example.org")
+        ).one()
+    reply = EmailMessage()
+    reply["From"], reply["To"] = "anne@example.org", signed_address(settings, "reply", delivery_id)
+    reply["Subject"], reply["Message-ID"] = f"Re: {original['Subject']}", "<anne-1@example.org>"
+    reply.set_content("Je pense que oui, mais je dois d'abord voir avec mon doyen.")
+    with database.session() as session:
+        inbound_id = pipeline.receive(session, reply.as_bytes(), channel="smtp")
+    assert inbound_id is not None
+    process_with(settings, database, inbound_id)
+
+    page = browser.new_context(locale="fr-CA").new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{live_server.base_url}/login")
+    page.get_by_label("Courriel").fill("coord@example.org")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    page.goto(f"{live_server.base_url}/communities/cop-test/inbox")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Boîte de réception")
+    assert_accessible(page, "the inbox")
+    with page.expect_navigation():
+        page.get_by_role("link", name=re.compile("^Re: ")).click()
+    expect(page.locator("#new-text")).to_contain_text("Je pense que oui")
+    assert_accessible(page, "a received message")
+
+    tab_to(page, "select[name=intent]", limit=40)
+    page.locator("select[name=intent]").select_option("interested")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Appliquer cette lecture")).to_be_focused()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_be_visible()
+    with database.session() as session:
+        state = session.scalars(
+            select(Membership.state)
+            .join(Person, Person.id == Membership.person_id)
+            .where(Person.email == "anne@example.org")
+        ).one()
+    assert state == "interested"
