@@ -6,11 +6,13 @@ import os
 import shutil
 import smtplib
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dovecot as dovecot_server
 import pytest
 from sink import ACTIVE_PORTS, Sink
 from sqlalchemy import Engine, create_engine, text
@@ -201,3 +203,32 @@ def _only_sinks_take_mail(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             "SMTP connection(s) to something other than a test sink: " + ", ".join(attempts),
             pytrace=False,
         )
+
+
+# -- IMAP --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dovecot() -> Iterator[dovecot_server.Dovecot]:
+    """A real Dovecot IMAP server for this test module."""
+    if not dovecot_server.DOVECOT.exists():
+        pytest.skip(
+            f"Dovecot is not installed ({dovecot_server.DOVECOT}): apt-get install dovecot-imapd"
+        )
+    # Not pytest's tmp_path: its parents are private to us, and as root Dovecot's own users must
+    # reach the sockets and the mailbox.
+    root = Path(tempfile.mkdtemp(prefix="amorce-dovecot-"))
+    root.chmod(0o755)
+    server = dovecot_server.Dovecot(root)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def mailbox(dovecot: dovecot_server.Dovecot) -> dovecot_server.Dovecot:
+    """The Dovecot mailbox, emptied for this test."""
+    dovecot.reset()
+    return dovecot

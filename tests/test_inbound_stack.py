@@ -1,4 +1,5 @@
-"""Replies end to end: `amorce inbound smtp` and the webhook receive, a real worker applies."""
+"""Replies end to end: `amorce inbound smtp`, the webhook and `amorce inbound imap` (a real
+Dovecot) receive; a real Celery worker reads them and applies what they say."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from dovecot import Dovecot
 from inbound_mail import REPLY_DOMAIN, membership_state, received, reply_to, sent_campaign
 from processes import STACK_DB, redis_db, subprocess_env
 from sink import ACTIVE_PORTS, Sink, _free_port
@@ -108,13 +110,14 @@ def wait_for_state(database: Database, email: str, state: str, timeout: float = 
         time.sleep(0.2)
 
 
-def test_replies_through_the_receiver_and_the_webhook_change_people_with_a_real_worker(
+def test_replies_through_smtp_the_webhook_and_imap_change_people_with_a_real_worker(
     database: Database,
     config: Config,
     smtp_sink: Sink,
     stack: dict[str, str],
     worker: None,
     receiver: int,
+    mailbox: Dovecot,
 ) -> None:
     settings = config.with_overrides(
         secret_key=SECRET, smtp_url=smtp_sink.url, reply_domain=REPLY_DOMAIN
@@ -145,8 +148,16 @@ def test_replies_through_the_receiver_and_the_webhook_change_people_with_a_real_
     assert response.status_code == 202, response.data
     wait_for_state(database, "bob@example.org", "not_interested")
 
+    # Chloé's reply lands in a mailbox that `amorce inbound imap` polls.
+    chloe = received(smtp_sink, "chloe@example.org")
+    mailbox.append(reply_to(chloe, "Avec plaisir, je suis partante !"))
+    polled = amorce({**stack, "AMORCE_IMAP_URL": mailbox.url()}, "inbound", "imap", "--once")
+    assert "1 new message" in polled
+    wait_for_state(database, "chloe@example.org", "interested")
+
     listed = json.loads(amorce(stack, "inbound", "list", "cop", "--format", "json"))
     assert [(m["kind"], m["intent"], m["person"], m["action"]) for m in listed] == [
+        ("reply", "interested", "chloe@example.org", "marked_interested"),
         ("reply", "not_interested", "bob@example.org", "marked_not_interested"),
         ("reply", "interested", "marie@example.org", "marked_interested"),
     ]
