@@ -24,7 +24,7 @@ from webapp.models import (
     utcnow,
 )
 from webapp.services import people, suppressions, users
-from webapp.services.inbound import pipeline, replies
+from webapp.services.inbound import pipeline, replies, signed_address
 from workers.inbound import process_with
 
 
@@ -212,9 +212,18 @@ Subject: whatever
 """
 
 
-def bounce(original: EmailMessage, person: str, status: str, n: int, *, verp: bool = True) -> bytes:
-    reply_address = str(original["Reply-To"])
-    verp_address = "bounce" + reply_address[reply_address.index("+") :]
+def bounce(
+    settings: Config,
+    original: EmailMessage,
+    person: str,
+    status: str,
+    n: int,
+    *,
+    verp: bool = True,
+) -> bytes:
+    """A Postfix-like DSN about ``original``, to its signed return path (``verp``) or not."""
+    delivery_id = int(str(original["X-Amorce-Delivery"]))
+    verp_address = signed_address(settings, "bounce", delivery_id)
     return DSN.format(
         bounce=verp_address if verp else "amorce@localhost",
         person=person,
@@ -233,7 +242,9 @@ def test_bounces_mark_the_delivery_and_suppress_when_hard_or_repeated(
     hard = deliver(
         database,
         settings_,
-        bounce(received(smtp_sink, "marie@example.org"), "marie@example.org", "5.1.1", 1),
+        bounce(
+            settings_, received(smtp_sink, "marie@example.org"), "marie@example.org", "5.1.1", 1
+        ),
         envelope_from="",
     )
     assert (hard.kind, hard.reason, hard.action) == ("bounce", "hard", "suppressed")
@@ -241,11 +252,21 @@ def test_bounces_mark_the_delivery_and_suppress_when_hard_or_repeated(
     bob = received(smtp_sink, "bob@example.org")
     # Without the VERP address, the returned Message-ID finds the delivery.
     soft = [
-        deliver(database, settings_, bounce(bob, "bob@example.org", "4.2.2", n, verp=n != 3))
+        deliver(
+            database, settings_, bounce(settings_, bob, "bob@example.org", "4.2.2", n, verp=n != 3)
+        )
         for n in (2, 3, 4)
     ]
     assert [row.action for row in soft] == ["bounced", "bounced", "suppressed"]
     assert is_suppressed(database, community_id, "bob@example.org")
+    # A report that did not come back to the signed return path could be forged by anyone who
+    # saw the Message-ID (a Cc of a reply): it marks the delivery, suppresses nobody, and waits.
+    chloe = received(smtp_sink, "chloe@example.org")
+    unsigned = deliver(
+        database, settings_, bounce(settings_, chloe, "chloe@example.org", "5.1.1", 5, verp=False)
+    )
+    assert (unsigned.action, unsigned.needs_review) == ("bounced", True)
+    assert not is_suppressed(database, community_id, "chloe@example.org")
     with database.session() as session:
         states = dict(
             session.execute(
@@ -254,8 +275,7 @@ def test_bounces_mark_the_delivery_and_suppress_when_hard_or_repeated(
                 .where(Delivery.campaign_id == campaign_id)
             ).all()
         )
-    assert states["marie@example.org"] == states["bob@example.org"] == "bounced"
-    assert states["chloe@example.org"] == "sent"
+    assert set(states.values()) == {"bounced"}
 
 
 @settings(

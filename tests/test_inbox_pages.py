@@ -7,10 +7,12 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from inbound_mail import REPLY_DOMAIN, received, reply_to, sent_campaign
@@ -21,7 +23,14 @@ from web_helpers import PASSWORD, csrf_token, running_app, sign_in
 from webapp.config import Config
 from webapp.db import Database
 from webapp.mail import EmailRenderer, SmtpConnection
-from webapp.models import AuditLog, CommunityCoordinator, InboundMessage, Membership, Person
+from webapp.models import (
+    AuditLog,
+    CommunityCoordinator,
+    InboundMessage,
+    Membership,
+    Person,
+    utcnow,
+)
 from webapp.services import communities, suppressions, users
 from webapp.services.inbound import pipeline, replies
 from webapp.services.inbound.pipeline import MAX_MESSAGE_BYTES
@@ -157,8 +166,9 @@ def test_the_inbox_puts_what_needs_the_coordinator_first_and_flags_the_unattribu
     assert "/r/…" in detail
     assert '<select id="intent" name="intent"' in detail and 'value="unsubscribe"' in detail
 
-    with database.session() as session:  # the retention period ends (P3)
-        pipeline.purge(session, retention_days=-1)
+    with time_machine.travel(utcnow() + timedelta(days=91)):  # the retention period ends (P3)
+        with database.session() as session:
+            pipeline.purge(session, retention_days=90)
     purged = inbox.page(f"/{inbox.ids['unsure']}")
     assert "The original message was deleted at the end of the retention period" in purged
     assert "need to think" not in purged and 'id="original"' not in purged

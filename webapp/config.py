@@ -81,6 +81,13 @@ class Config:
             raise ConfigError(
                 "AMORCE_SMTP_URL must start with smtp://, smtps:// or smtp+starttls://"
             )
+        if self.inbound_secret and len(self.inbound_secret) < 32:
+            raise ConfigError(
+                "AMORCE_INBOUND_SECRET must be at least 32 characters long (it is the webhook's "
+                "only defence against guessing)"
+            )
+        if self.inbound_retention_days < 1:
+            raise ConfigError("AMORCE_INBOUND_RETENTION_DAYS must be at least 1")
         if bool(self.dkim_selector) != bool(self.dkim_key_file):
             raise ConfigError(
                 "AMORCE_DKIM_SELECTOR and AMORCE_DKIM_KEY_FILE must both be set, or neither"

@@ -55,6 +55,17 @@ def _start_receiver(config: Config) -> Any:
     return receiver
 
 
+def _stop_children(children: list[subprocess.Popen[Any]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
 def run_stack(config: Config, *, host: str, port: int, demo: bool) -> None:
     """Migrate, optionally seed, start catcher, worker and beat, then serve the pages."""
     from webapp import create_app
@@ -113,7 +124,13 @@ def run_stack(config: Config, *, host: str, port: int, demo: bool) -> None:
             env=child_env,
         ),
     ]
-    receiver = _start_receiver(config)
+    try:
+        receiver = _start_receiver(config)
+    except BaseException:
+        _stop_children(children)
+        if catcher is not None:
+            catcher.stop()
+        raise
     click.echo(f"Amorce is running at {config.base_url}/")
     if catcher is not None:
         click.echo(f"Emails land in the development mailbox: {config.base_url}/dev/mailbox/")
@@ -128,14 +145,7 @@ def run_stack(config: Config, *, host: str, port: int, demo: bool) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        _stop_children(children)
         if catcher is not None:
             catcher.stop()
         if receiver is not None:

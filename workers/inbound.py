@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import smtplib
 
 from celery import shared_task
+from sqlalchemy.orm import Session
 
 from webapp.config import Config
 from webapp.db import Database
@@ -68,11 +70,27 @@ def send_answer(inbound_id: int) -> bool:
             if outgoing is None:
                 return False
             rt.connection.send(outgoing.message, outgoing.envelope_from, outgoing.recipient)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = next(iter(exc.recipients.values()))
+            return _refused(session, inbound_id, code, reply)
+        except smtplib.SMTPResponseException as exc:
+            rt.connection.reset()
+            return _refused(session, inbound_id, exc.smtp_code, exc.smtp_error)
         except BaseException:
             replies.release_answer(session, inbound_id)
             raise
         replies.mark_answered(session, inbound_id)
     return True
+
+
+def _refused(session: Session, inbound_id: int, code: int, reply: bytes | str) -> bool:
+    """A 5xx is final: the answer stops waiting and says why; a 4xx is tried again later."""
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+    if code >= 500:
+        replies.answer_refused(session, inbound_id, f"{code} {text}")
+        return False
+    replies.release_answer(session, inbound_id)
+    raise NotSent(f"answer to message {inbound_id} deferred: {code} {text}")
 
 
 @shared_task(name="inbound.sweep", bind=True)

@@ -40,6 +40,7 @@ BATCH_BYTES = 20 * 1024 * 1024  # bodies fetched at once, at most (a single mess
 TIMEOUT = 60.0  # seconds the server may stay silent before the poll gives up
 STORED = "$AmorceStored"  # the keyword marking what Amorce has stored, where the server keeps one
 MAX_BACKOFF = 300.0  # the longest wait between polls while the server or the database is down
+_WARNED: set[str] = set()  # servers already warned about, once per process
 _ENVELOPE_RECIPIENTS = ("Delivered-To", "X-Original-To")  # where the delivering server writes them
 _HEADERS = BytesHeaderParser(policy=policy.compat32)
 _EXPECTED = "imap[s]://user:password@host[:port][/folder][?starttls=1]"
@@ -203,6 +204,13 @@ class _Mailbox:
             # Not "UNSEEN": a person who reads the mailbox first must not hide a reply from us.
             criteria = ["UNKEYWORD", STORED, "UNDELETED"]
         else:
+            if self.settings.where not in _WARNED:
+                _WARNED.add(self.settings.where)
+                log.warning(
+                    "IMAP server %s keeps no keywords of ours: a reply someone opens in a mail "
+                    "client before Amorce polls would be skipped; set AMORCE_IMAP_DONE_FOLDER",
+                    self.settings.where,
+                )
             criteria = ["UNSEEN", "UNDELETED"]
         return sorted(int(uid) for uid in self.client.search(criteria))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -22,7 +24,8 @@ from webapp.services.questionnaires import INTEREST_FROM
 
 from .bounces import BounceReport
 
-SOFT_BOUNCES_TO_SUPPRESS = 3  # temporary failures in a row before the address is dropped
+SOFT_BOUNCES_TO_SUPPRESS = 3  # temporary failures within the window before the address is dropped
+SOFT_BOUNCE_WINDOW = timedelta(days=30)
 
 
 def apply_intent(
@@ -58,16 +61,20 @@ def apply_intent(
 
 
 def apply_bounce(
-    session: Session, delivery: Delivery, bounce: BounceReport, inbound_id: int
+    session: Session, delivery: Delivery, bounce: BounceReport, inbound_id: int, *, trusted: bool
 ) -> str:
-    """Mark the delivery bounced; suppress the address on a hard bounce or repeated soft ones."""
+    """Mark the delivery bounced; suppress the address on a hard bounce or repeated soft ones.
+
+    Only a ``trusted`` report (one that came back to the signed return path) may suppress: a
+    report matched by Message-ID alone could have been written by anyone who saw that ID.
+    """
     person = session.get(Person, delivery.person_id)
     assert person is not None
     if bounce.delayed:
         return "delayed"
     # A report about another address (a forward of the person's mail, say) marks the delivery
     # but is not proof enough to drop the person's own address at once.
-    own = not bounce.recipients or person.email.lower() in bounce.recipients
+    own = trusted and (not bounce.recipients or person.email.lower() in bounce.recipients)
     if delivery.state in (DeliveryState.SENT, DeliveryState.UNKNOWN, DeliveryState.SENDING):
         delivery.state = DeliveryState.BOUNCED
     delivery.error = f"{bounce.status} {bounce.diagnostic}".strip()[:1000]
@@ -76,11 +83,14 @@ def apply_bounce(
             session, person.email, community_id=None, reason="hard_bounce", actor="system"
         )
         return "suppressed"
+    if not own:
+        return "bounced"
     soft = session.scalar(
         select(func.count(InboundMessage.id)).where(
             InboundMessage.person_id == person.id,
             InboundMessage.kind == InboundKind.BOUNCE,
             InboundMessage.reason == "soft",
+            InboundMessage.received_at > utcnow() - SOFT_BOUNCE_WINDOW,
             InboundMessage.id != inbound_id,
         )
     )

@@ -21,7 +21,7 @@ from flufl.bounce import all_failures
 logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)
 
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
-_SMTP_CODE = re.compile(r"\b([45])\d\d\b")
+_SMTP_CODE = re.compile(r"^\s*([45])\d\d[ -]", re.MULTILINE)  # a reply code opening a line
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,10 @@ def _read_standard(message: Message, original: str) -> BounceReport | None:
         if action in ("delivered", "relayed", "expanded"):
             continue
         delayed = delayed and action == "delayed"
-        recipient = block.get("final-recipient") or block.get("original-recipient") or ""
-        failed.append(_address(recipient.partition(";")[2] or recipient))
+        for name in ("original-recipient", "final-recipient"):
+            recipient = block.get(name, "")
+            if recipient:
+                failed.append(_address(recipient.partition(";")[2] or recipient))
         permanent = action == "failed" and (code is None or code.group(1) == "5")
         if code is not None and code.group(1) == "5":
             permanent = action != "delayed"
@@ -121,11 +123,12 @@ def _read_other(message: Message, original: str) -> BounceReport | None:
     text = _plain_text(message)
     code = _STATUS.search(text)
     hard = bool(permanent)
-    if not hard and code is None:
+    if not hard and not temporary and code is None:
         smtp = _SMTP_CODE.search(text)
         hard = smtp is not None and smtp.group(1) == "5"
     return BounceReport(
         hard=hard,
+        delayed=not permanent and bool(temporary),
         recipients=tuple(_decode(a) for a in sorted(permanent or temporary)),
         status=code.group(0) if code else "",
         original_message_id=original,

@@ -7,7 +7,6 @@ are never corrected into an intent (R1).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,7 +28,7 @@ from webapp.services.errors import N_, DomainError, NotFound
 
 from . import pipeline, replies
 from .actions import apply_intent
-from .text import body_text
+from .text import body_text, mask_links
 
 FILTERS = ("all", "review", "questions", "unattributed")
 UNSUBSCRIBE = "unsubscribe"  # a correction that is not an intent: stop writing to the person
@@ -37,9 +36,6 @@ CORRECTIONS = (*(intent.value for intent in Intent), UNSUBSCRIBE)
 EXCERPT = 160
 MAX_ORIGINAL = 100_000  # characters of the original body shown on the message page
 NOT_HUMAN = (InboundKind.BOUNCE, InboundKind.AUTO_REPLY)
-# The person's own links, quoted back in their reply: shown without the token, so that opening
-# one from the inbox never signs the coordinator in as the person.
-PERSONAL_LINK = re.compile(r"(https?://\S+?/[ru]/)[A-Za-z0-9_-]{16,}")
 
 
 @dataclass(frozen=True)
@@ -307,7 +303,7 @@ def message_detail(session: Session, community_id: int, inbound_id: int) -> Mess
     original = None
     if row.raw is not None:
         body = body_text(pipeline.parse(row.raw))[:MAX_ORIGINAL]
-        original = PERSONAL_LINK.sub(r"\1…", body)
+        original = mask_links(body)
     return MessageDetail(
         item=_item(row, person),
         reason=row.reason,

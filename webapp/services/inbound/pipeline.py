@@ -21,6 +21,7 @@ from email.parser import BytesHeaderParser
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from webapp.config import Config
@@ -44,7 +45,7 @@ from .addresses import Attribution, attribute, candidate_addresses
 from .automatic import automatic_reason
 from .bounces import BounceReport, is_delivery_report, read_bounce
 from .calendar import calendar_reply
-from .text import AUTO_THRESHOLD, new_text, read_intent, reply_text
+from .text import AUTO_THRESHOLD, mask_links, new_text, read_intent, reply_text
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def _header(value: object, limit: int) -> str:
     text = str(value or "")
     try:
         text = str(email.header.make_header(email.header.decode_header(text)))
-    except (ValueError, LookupError, UnicodeError):
+    except Exception:  # a malformed encoded word: keep the header as it came
         pass
     text = text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
     return " ".join(text.split())[:limit]
@@ -175,6 +176,10 @@ def process(session: Session, config: Config, inbound_id: int) -> InboundMessage
     try:
         _read_and_apply(session, config, row)
         row.state = InboundState.PROCESSED
+    except OperationalError:
+        # The database, not the message: the claim goes stale and the sweep retries it.
+        session.rollback()
+        raise
     except Exception as exc:  # a message we cannot read must not block the others
         session.rollback()
         log.exception("inbound message %s could not be processed", inbound_id)
@@ -221,6 +226,8 @@ def _read_and_apply(session: Session, config: Config, row: InboundMessage) -> No
 
     bounce = _bounce(message, row, purpose)
     if bounce is not None:
+        # Only the signed return path proves the report is about our message to this person.
+        verp = purpose == "bounce"
         if ctx.delivery is None:
             ctx = _context(session, _delivery_by_report(session, bounce))
             if ctx.delivery is not None:
@@ -231,7 +238,8 @@ def _read_and_apply(session: Session, config: Config, row: InboundMessage) -> No
         row.text = (bounce.diagnostic or bounce.status)[:2000]
         row.confidence = 1.0
         if ctx.delivery is not None:
-            row.action = apply_bounce(session, ctx.delivery, bounce, row.id)
+            row.action = apply_bounce(session, ctx.delivery, bounce, row.id, trusted=verp)
+        row.needs_review = not verp
         return
 
     calendar = calendar_reply(message)
@@ -239,7 +247,7 @@ def _read_and_apply(session: Session, config: Config, row: InboundMessage) -> No
         _classified(row, InboundKind.CALENDAR_REPLY, reason="imip")
         row.intent = calendar.intent
         row.confidence = 1.0
-        row.text = calendar.comment[:2000] or new_text(message)[:2000]
+        row.text = mask_links(calendar.comment or new_text(message))[:2000]
         _attributed_or_flagged(session, row, ctx, attribution, calendar.intent, unsubscribe=False)
         return
 
@@ -253,12 +261,12 @@ def _read_and_apply(session: Session, config: Config, row: InboundMessage) -> No
         _classified(row, InboundKind.UNSUBSCRIBE, reason="mailto")
         row.intent = Intent.NOT_INTERESTED
         row.confidence = 1.0
-        row.text = new_text(message)[:2000]
+        row.text = mask_links(new_text(message))[:2000]
         _attributed_or_flagged(session, row, ctx, attribution, row.intent, unsubscribe=True)
         return
 
     text, inline = reply_text(message)
-    row.text = text[:2000]
+    row.text = mask_links(text)[:2000]
     kind = ctx.campaign.kind if ctx.campaign else "recruitment"
     reading = read_intent(row.text, kind)
     row.intent = reading.intent
@@ -330,7 +338,9 @@ def _attributed_or_flagged(
     row.action = apply_intent(
         session, ctx.membership, intent, unsubscribe=unsubscribe, actor=f"inbound:{row.id}"
     )
-    row.needs_review = intent in (Intent.QUESTION, Intent.UNKNOWN)
+    # Read with confidence but nothing to apply (a question, a maybe, an RSVP before meetings
+    # exist): a coordinator sees it.
+    row.needs_review = row.action is None
 
 
 def _guess_community(session: Session, row: InboundMessage) -> int | None:
@@ -380,12 +390,26 @@ def pending_ids(session: Session, *, older_than: float = 0, limit: int = 1000) -
 
 
 def purge(session: Session, *, retention_days: int) -> int:
-    """Drop the raw bytes and the text of messages older than the retention period (P3)."""
-    cutoff = utcnow() - timedelta(days=retention_days)
+    """Drop what a message said, and who sent it, once it is older than the retention period and
+    has been dealt with (P3); what Amorce read in it stays."""
+    cutoff = utcnow() - timedelta(days=max(retention_days, 1))
     result = session.execute(
         update(InboundMessage)
-        .where(InboundMessage.received_at < cutoff, InboundMessage.raw.is_not(None))
-        .values(raw=None, text="", subject="", sender="", answer_text="")
+        .where(
+            InboundMessage.received_at < cutoff,
+            InboundMessage.raw.is_not(None),
+            InboundMessage.state.in_([InboundState.PROCESSED, InboundState.FAILED]),
+        )
+        .values(
+            raw=None,
+            text="",
+            subject="",
+            sender="",
+            envelope_from="",
+            recipients="",
+            answer_text="",
+            error="",
+        )
     )
     session.commit()
     return int(getattr(result, "rowcount", 0) or 0)

@@ -268,6 +268,16 @@ def answer_message(
     return Outgoing(message, envelope_address(config.mail_from), parties[1].email)
 
 
+def answer_refused(session: Session, inbound_id: int, why: str) -> None:
+    """The person's server refused the answer for good: it stops waiting and says why."""
+    row = session.get(InboundMessage, inbound_id)
+    if row is not None:
+        row.answer_queued_at = None
+        row.answer_claimed_at = None
+        row.error = f"answer refused: {why}"[:2000]
+        session.commit()
+
+
 def mark_answered(session: Session, inbound_id: int) -> None:
     """The answer went out."""
     row = session.get(InboundMessage, inbound_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import Message
 from html.parser import HTMLParser
 
@@ -22,6 +22,7 @@ from webapp.models import Intent
 
 _PARSER = EmailReplyParser(languages=["fr", "en"])
 MAX_TEXT = 20_000  # characters of a body worth reading
+MAX_PARSED = 4_000  # characters handed to the quote parser
 
 # What the new text ends before: the lines clients put above a quote and the phone signatures.
 _CUT = re.compile(
@@ -156,7 +157,9 @@ def strip_quotes(body: str) -> str:
             flags=re.IGNORECASE,
         )
     try:
-        reply = _PARSER.parse_reply(body) or ""
+        # The parser's regular expressions grow faster than the text: the new text of a reply
+        # is at its top, so it reads no further than this.
+        reply = _PARSER.parse_reply(body[:MAX_PARSED]) or ""
     except Exception:  # the parser's regexes on hostile input: fall back to the rules below
         reply = body
     lines: list[str] = []
@@ -168,6 +171,16 @@ def strip_quotes(body: str) -> str:
 
 
 # ---- intent ----------------------------------------------------------------------------------
+
+
+# The person's own links, quoted back in a reply: kept without the token, so that opening one
+# from the inbox never signs a coordinator in as the person.
+PERSONAL_LINK = re.compile(r"(https?://\S+?/[ru]/)[A-Za-z0-9_-]{16,}")
+
+
+def mask_links(text: str) -> str:
+    """The text with the tokens of personal links replaced by an ellipsis."""
+    return PERSONAL_LINK.sub(r"\1…", text)
 
 
 def normalise(text: str) -> str:
@@ -182,21 +195,40 @@ def _any(*patterns: str) -> re.Pattern[str]:
 
 
 UNSUBSCRIBE = _any(
-    r"^\W*stop\b",
+    r"^\W*stop\W*(?:please|svp|s'il vous plait|merci|thanks?)?\W*$",  # the first line is "STOP"
     r"\bdesabonn",
     r"\bdesinscri",
     r"\bunsubscrib",
     r"\bopt[- ]?out\b",
-    r"\bremove me\b",
-    r"\btake me off\b",
+    r"\b(?:remove|take|delete|drop) (?:me|my (?:name|address|e-?mail(?: address)?))"
+    r"(?: off| from)? (?:off |from )?(?:your|the|this)? ?(?:list|mailing)",
+    r"\b(?:remove|take) me off\b",
     r"\b(?:retire[rz]?|enleve[rz]?|supprime[rz]?|rayez)[- ]moi\b",
-    r"\bne plus (?:me )?(?:contacter|recevoir|ecrire)",
-    r"\bne (?:me )?(?:contactez|ecrivez) plus\b",
+    r"\b(?:retire[rz]?|enleve[rz]?|supprime[rz]?|rayez) (?:mon nom|mon adresse|mon courriel)",
+    r"\bne plus (?:me |m')?(?:contacter|recevoir|ecrire|envoyer)",
+    r"\bne (?:me |m')?(?:contactez|ecrivez|envoyez|sollicitez) plus\b",
     r"\bstop (?:sending|emailing|writing|contacting)\b",
-    r"\b(?:don't|do not) (?:contact|e-?mail|write to|send me)\b",
+    r"\b(?:don't|do not|never) (?:contact|e-?mail|write to) me(?: again| anymore| any more)?"
+    r"\s*(?:[.!]|$)",
 )
-_CLAUSE = r"[^.,;:!?\n]*"  # a negation reaches the end of its clause...
-_SENTENCE_REST = r"[^.!?\n]*"  # ...and "unfortunately" the end of its sentence
+# "Don't unsubscribe me", "je ne veux pas me désabonner": the word, not the wish.
+UNSUBSCRIBE_DENIED = _any(
+    r"\b(?:don't|do not|not|never|no need to) (?:\w+ ){0,2}(?:unsubscrib|remove me|opt[- ]?out)",
+    r"\b(?:ne (?:veux|voudrais|souhaite|desire) pas|pas) (?:me |vous )?(?:desabonn|desinscri)",
+)
+# A negation reaches the end of its clause, "unfortunately" the end of its sentence, but never
+# past a "but": "Unfortunately I missed your first email, but count me in!"
+_UNTIL_BUT = r"(?:(?!\b(?:but|mais|however|cependant|toutefois|pourtant)\b)[^{stop}\n])*"
+_CLAUSE = _UNTIL_BUT.format(stop=".,;:!?")
+_SENTENCE_REST = _UNTIL_BUT.format(stop=".!?")
+# Said with a negative word, meant positively: read before the refusals can swallow them.
+EAGER = _any(
+    r"\bcan(?:'t|not) wait\b",
+    r"\b(?:can't|cannot|couldn't) (?:say no|refuse|resist)\b",
+    r"\bne (?:peux|pourrais) pas (?:refuser|dire non|resister)\b",
+    r"\bje ne dis pas non\b",
+    r"\bwouldn't miss it\b",
+)
 # Refusals, written so that they also swallow the positive word they negate.
 NEGATIVE = _any(
     r"^\W*non\b(?! seulement)",
@@ -204,13 +236,23 @@ NEGATIVE = _any(
     r"\bnon merci\b",
     r"\bno,? thanks?\b",
     r"\bno,? thank you\b",
-    r"\b(?:ne )?(?:suis|serai|sommes) (?:pas|plus) (?:du tout )?(?:interesse|disponible|partant)",
-    r"\bpas (?:vraiment |trop )?interesse",
+    r"\b(?:of course|definitely|certainly|absolutely|surely) not\b",
+    r"\b(?:bien sur|certainement|absolument|surement) (?:que )?(?:pas|non)\b",
+    r"\bne (?:m'|me |nous )?interesse(?:nt)? (?:pas|plus|guere|vraiment pas)\b",
+    r"\b(?:ne )?(?:suis|serai|sommes) (?:pas|plus) (?:du tout |vraiment |tres |trop )?"
+    r"(?:interesse|disponible|partant)",
+    r"\bpas (?:du tout |vraiment |tres |trop |tellement |franchement |tant )?interesse",
     r"\bn'(?:est|ai) pas (?:le temps|pour moi|possible)",
-    r"\bnot (?:really |very )?interested\b",
+    r"\b(?:not|no longer|never) (?:at all |really |very |too |that |so |particularly )?"
+    r"interest(?:ed|ing)\b",
     r"\b(?:i'm|i am) not (?:\w+ )?interested\b",
     r"\bpas (?:cette (?:annee|fois|session)|pour (?:le moment|l'instant|moi)|le temps)\b",
     r"\bnot (?:this (?:year|time)|for me|right now|at (?:the|this) (?:moment|time))\b",
+    r"\bnot me\b",
+    r"\b(?:don't|do not) count (?:me in|on me)\b",
+    r"\bne (?:comptez|comptons) pas sur (?:moi|nous)\b",
+    r"\b(?:too|very|quite) busy\b",
+    r"\btrop (?:occupee?s?|chargee?s?|pris|prise)\b",
     r"\bje passe mon tour\b",
     r"\bje (?:dois |vais )?decline[rs]?\b",
     r"\b(?:i'll|i will|i must|i have to|i'm going to|i need to) (?:pass|decline)\b",
@@ -226,7 +268,7 @@ NEGATIVE = _any(
 POSITIVE = _any(
     r"^\W*oui\b",
     r"^\W*yes\b",
-    r"^\W*(?:ok|d'accord|bien sur|of course|sure|absolutely|definitely|certainly)\b",
+    r"^\W*(?:ok|d'accord|bien sur|of course|sure|absolutely|definitely|certainly)\b(?! not)",
     r"\binteress",
     r"\binterested\b",
     r"\bcount me in\b",
@@ -248,13 +290,17 @@ POSITIVE = _any(
     r"\bwith pleasure\b",
     r"\bgreat idea\b",
 )
+# "But", "mais": beside an unsubscribe request, the second half may take it back.
+CONTRAST = _any(r"\b(?:but|however|although|mais|cependant|toutefois|pourtant|sauf que)\b")
 MAYBE = _any(
     r"\bpeut[- ]etre\b",
     r"\bmaybe\b",
     r"\bperhaps\b",
     r"\bpossibly\b",
     r"\bprobabl(?:y|ement)\b",
-    r"\bpas (?:encore )?(?:sure?|certaine?)\b",
+    # "pas sûr(e)": "sûr" loses its accent, so "pas sur moi" must not be read as a doubt
+    r"\bpas (?:encore |tout a fait |trop )?(?:sure?|certaine?)"
+    r"(?=\W*(?:$|[.,;:!?)]|de\b|d'|que\b|qu'|si\b|encore\b))",
     r"\bnot (?:yet )?(?:sure|certain)\b",
     r"\bje (?:vais|dois) (?:voir|verifier|reflechir|y reflechir|consulter|regarder)",
     r"\bdois (?:d'abord )?(?:verifier|voir|consulter)",
@@ -272,8 +318,9 @@ MAYBE = _any(
 ATTENDING = _any(
     r"\bje serai (?:la|present)",
     r"\bj'y serai\b",
-    r"\bje (?:viens|viendrai)\b",
-    r"\bpresente?\b",
+    r"\bje viens\b(?! de| d')",
+    r"\bje viendrai\b",
+    r"\bje serai presente?\b",
     r"\bsee you (?:there|then|on)\b",
     r"\b(?:i'll|i will) (?:be there|attend|come|join)\b",
     r"\bi can (?:make it|come|attend)\b",
@@ -337,13 +384,17 @@ def read_intent(text: str, campaign_kind: str = "recruitment") -> Reading:
     if words == 0:
         return Reading(Intent.UNKNOWN, 0.0)
     factor = _length_factor(words)
-    first = plain.strip().splitlines()[0] if plain.strip() else ""
-    if UNSUBSCRIBE.search(plain) or UNSUBSCRIBE.search(first):
-        return Reading(Intent.NOT_INTERESTED, round(0.95 * factor, 2), unsubscribe=True)
-    question = _has_question(plain)
     invitation = campaign_kind in ("invitation", "activity")
+    positive = Intent.ATTENDING if invitation else Intent.INTERESTED
+    negative = Intent.NOT_ATTENDING if invitation else Intent.NOT_INTERESTED
     found: set[str] = set()
-    rest = plain
+    eager, rest = _mask(EAGER, plain)
+    if eager:
+        found.add(positive)
+    unsubscribe = _unsubscribe(rest)
+    if unsubscribe is not None:
+        return unsubscribe if not found else replace(unsubscribe, confidence=0.5)
+    question = _has_question(rest)
     if invitation:
         hit, rest = _mask(NOT_ATTENDING, rest)
         if hit:
@@ -356,10 +407,10 @@ def read_intent(text: str, campaign_kind: str = "recruitment") -> Reading:
         found.add(Intent.MAYBE)
     hit, rest = _mask(NEGATIVE, rest)
     if hit:
-        found.add(Intent.NOT_ATTENDING if invitation else Intent.NOT_INTERESTED)
+        found.add(negative)
     hit, rest = _mask(POSITIVE, rest)
     if hit:
-        found.add(Intent.ATTENDING if invitation else Intent.INTERESTED)
+        found.add(positive)
     if question:
         if not found:
             return Reading(Intent.QUESTION, round(0.9 * factor, 2))
@@ -367,8 +418,22 @@ def read_intent(text: str, campaign_kind: str = "recruitment") -> Reading:
         return Reading(Intent.QUESTION, round(0.6 * factor, 2))
     if len(found) == 1:
         return Reading(found.pop(), round(0.92 * factor, 2))
-    if found == {Intent.MAYBE, Intent.INTERESTED} or found == {Intent.MAYBE, Intent.ATTENDING}:
+    if found == {Intent.MAYBE, positive}:
         return Reading(Intent.MAYBE, round(0.6 * factor, 2))
     if Intent.MAYBE in found and len(found) == 2:
         return Reading(Intent.MAYBE, round(0.5 * factor, 2))
     return Reading(Intent.UNKNOWN, 0.3 if found else 0.2)
+
+
+def _unsubscribe(plain: str) -> Reading | None:
+    """An unsubscribe request, sure when it stands alone; None when there is none."""
+    first = plain.strip().splitlines()[0] if plain.strip() else ""
+    if not (UNSUBSCRIBE.search(plain) or UNSUBSCRIBE.search(first)):
+        return None
+    if UNSUBSCRIBE_DENIED.search(plain):
+        return Reading(Intent.UNKNOWN, 0.3)
+    factor = _length_factor(len(_WORD.findall(plain)))
+    # "Remove me from the list, but my colleague is interested": a coordinator decides.
+    if POSITIVE.search(NEGATIVE.sub(" ", plain)) or CONTRAST.search(plain):
+        factor = min(factor, 0.6)
+    return Reading(Intent.NOT_INTERESTED, round(0.95 * factor, 2), unsubscribe=True)
