@@ -18,11 +18,13 @@ from dovecot import Dovecot
 from inbound_mail import REPLY_DOMAIN, membership_state, received, reply_to, sent_campaign
 from processes import STACK_DB, redis_db, subprocess_env
 from sink import ACTIVE_PORTS, Sink, _free_port
+from sqlalchemy import select
 from test_stack_integration import amorce
 
 from webapp import create_app
 from webapp.config import Config
 from webapp.db import Database
+from webapp.models import InboundMessage
 
 pytestmark = pytest.mark.integration
 
@@ -106,7 +108,12 @@ def receiver(stack: dict[str, str], tmp_path: Path) -> Iterator[int]:
 def wait_for_state(database: Database, email: str, state: str, timeout: float = 40) -> None:
     deadline = time.monotonic() + timeout
     while membership_state(database, email) != state:
-        assert time.monotonic() < deadline, f"{email} is still {membership_state(database, email)}"
+        if time.monotonic() > deadline:
+            with database.session() as session:
+                received_rows = session.execute(
+                    select(InboundMessage.channel, InboundMessage.state, InboundMessage.kind)
+                ).all()
+            pytest.fail(f"{email} is still {membership_state(database, email)}: {received_rows}")
         time.sleep(0.2)
 
 

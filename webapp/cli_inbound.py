@@ -31,6 +31,7 @@ def _wait_for_signal() -> None:
 @pass_ctx
 def inbound_smtp(ctx: Context, host: str | None, port: int | None, lmtp: bool) -> None:
     """Receive replies and bounces from your mail server, for AMORCE_REPLY_DOMAIN only."""
+    from webapp.receivers import flush_drain_requests
     from webapp.receivers.smtp import start_receiver
     from workers.factory import make_celery
 
@@ -54,6 +55,7 @@ def inbound_smtp(ctx: Context, host: str | None, port: int | None, lmtp: bool) -
         _wait_for_signal()
     finally:
         receiver.stop()
+        flush_drain_requests()
 
 
 @inbound_group.command("imap")
@@ -62,7 +64,7 @@ def inbound_smtp(ctx: Context, host: str | None, port: int | None, lmtp: bool) -
 def inbound_imap(ctx: Context, once: bool) -> None:
     """Poll the mailbox of AMORCE_IMAP_URL for replies and bounces."""
     from webapp.config import ConfigError
-    from webapp.receivers import imap
+    from webapp.receivers import flush_drain_requests, imap
     from workers.factory import make_celery
 
     config = ctx.config
@@ -72,6 +74,7 @@ def inbound_imap(ctx: Context, once: bool) -> None:
     try:
         if once:
             stored = imap.poll_once(config, ctx.database, celery)
+            flush_drain_requests()
             click.echo(f"{stored} new message(s) stored.")
             return
         stop = threading.Event()

@@ -39,16 +39,13 @@ def queue_test_send(celery: Celery, campaign_id: int, email: str, name: str, loc
     return True
 
 
-def queue_inbound(celery: Celery, inbound_ids: list[int]) -> bool:
-    """Queue the processing of stored messages; False when the broker is down (the sweep
-    queues them later)."""
+def queue_drain(celery: Celery) -> bool:
+    """Queue a task that reads every received message waiting; False when the broker is down
+    (the sweep queues one later)."""
     try:
-        for inbound_id in inbound_ids:
-            celery.send_task("inbound.process", args=[inbound_id])
+        celery.send_task("inbound.drain")
     except (KombuError, OSError) as exc:
-        log.warning(
-            "broker unavailable, %d received messages wait for the sweep: %s", len(inbound_ids), exc
-        )
+        log.warning("broker unavailable, received messages wait for the sweep: %s", exc)
         return False
     return True
 

@@ -1,4 +1,4 @@
-"""Inbound tasks: process a received message, send an answer, sweep, purge. Thin, by id."""
+"""Inbound tasks: drain the received messages, send an answer, sweep, purge. Thin."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from webapp.config import Config
 from webapp.db import Database
 from webapp.mail import EmailRenderer, NotSent, SmtpConnection
+from webapp.models import InboundKind
 from webapp.services.inbound import pipeline, replies
-from workers.dispatch import queue_inbound
+from workers.dispatch import queue_drain
 from workers.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -30,14 +31,54 @@ def process_with(
     Returns the kind it was read as, or None when another worker had it.
     """
     with database.session() as session:
-        row = pipeline.process(session, config, inbound_id)
-        if row is None:
-            return None
-        kind = row.kind
-        ack = replies.acknowledgement(session, config, renderer or EmailRenderer(), inbound_id)
-    if ack is not None:
+        rows = pipeline.process_claimed(
+            session, config, pipeline.claim(session, ids=[inbound_id], limit=1)
+        )
+        kinds = {row.id: row.kind for row in rows}
+    _acknowledge(config, database, list(kinds), renderer, connection)
+    return kinds.get(inbound_id)
+
+
+def drain_with(
+    config: Config,
+    database: Database,
+    renderer: EmailRenderer | None = None,
+    connection: SmtpConnection | None = None,
+) -> int:
+    """Process waiting messages a batch at a time until none is left; returns how many."""
+    done = 0
+    while True:
+        with database.session() as session:
+            rows = pipeline.process_claimed(session, config, pipeline.claim(session))
+            replied = [row.id for row in rows if row.kind == InboundKind.REPLY]
+        if not rows:
+            return done
+        done += len(rows)
+        _acknowledge(config, database, replied, renderer, connection)
+
+
+def _acknowledge(
+    config: Config,
+    database: Database,
+    ids: list[int],
+    renderer: EmailRenderer | None,
+    connection: SmtpConnection | None,
+) -> None:
+    """Send the acknowledgements these messages earn (most communities send none)."""
+    with database.session() as session:
+        due = replies.acknowledging(session, ids)
+        outgoing = [
+            ack
+            for inbound_id in due
+            if (
+                ack := replies.acknowledgement(
+                    session, config, renderer or EmailRenderer(), inbound_id
+                )
+            )
+            is not None
+        ]
+    for ack in outgoing:
         _send(config, connection, ack)
-    return kind
 
 
 def _send(config: Config, connection: SmtpConnection | None, outgoing: replies.Outgoing) -> None:
@@ -51,11 +92,11 @@ def _send(config: Config, connection: SmtpConnection | None, outgoing: replies.O
         log.warning("acknowledgement to %s not sent: %s", outgoing.recipient, exc)
 
 
-@shared_task(name="inbound.process")
-def process(inbound_id: int) -> str | None:
-    """Read one received message and apply what it says."""
+@shared_task(name="inbound.drain")
+def drain() -> int:
+    """Read the received messages waiting in the database and apply what they say."""
     rt = runtime()
-    return process_with(rt.config, rt.database, inbound_id, rt.renderer, rt.connection)
+    return drain_with(rt.config, rt.database, rt.renderer, rt.connection)
 
 
 @shared_task(name="inbound.send_answer", autoretry_for=(NotSent, OSError), retry_backoff=True)
@@ -98,10 +139,11 @@ def sweep(self: object) -> int:
     """Queue the messages whose task was lost (the database, not Redis, holds the work)."""
     rt = runtime()
     with rt.database.session() as session:
-        ids = pipeline.pending_ids(session, older_than=rt.config.sweep_seconds)
+        ids = pipeline.pending_ids(session, older_than=rt.config.sweep_seconds, limit=1)
         answers = replies.unsent_answers(session, older_than=rt.config.sweep_seconds * 4)
     app = getattr(self, "app")  # noqa: B009 - the bound task's Celery app
-    queue_inbound(app, ids)
+    if ids:
+        queue_drain(app)
     for inbound_id in answers:
         app.send_task("inbound.send_answer", args=[inbound_id])
     return len(ids) + len(answers)

@@ -128,6 +128,23 @@ def _compose(
     )
 
 
+def acknowledging(session: Session, ids: list[int]) -> list[int]:
+    """Which of these messages are replies to a community that acknowledges them (one query)."""
+    if not ids:
+        return []
+    return list(
+        session.scalars(
+            select(InboundMessage.id)
+            .join(Community, Community.id == InboundMessage.community_id)
+            .where(
+                InboundMessage.id.in_(ids),
+                InboundMessage.kind == InboundKind.REPLY,
+                Community.acknowledge_replies.is_(True),
+            )
+        )
+    )
+
+
 def acknowledgement(
     session: Session, config: Config, renderer: EmailRenderer, inbound_id: int
 ) -> Outgoing | None:
