@@ -7,6 +7,7 @@ import shutil
 import smtplib
 import socket
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from sink import ACTIVE_PORTS, Sink
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from webapp.config import Config
@@ -104,6 +106,20 @@ def _postgres_url(name: str) -> str:
     return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
 
+def _create_database(admin: Engine, statement: str) -> None:
+    """CREATE DATABASE copies its template, and refuses while another session uses that
+    template (another CREATE DATABASE of a parallel worker, a benchmark): try again a little."""
+    for attempt in range(10):
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(statement))
+            return
+        except OperationalError as exc:
+            if "being accessed by other users" not in str(exc) or attempt == 9:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
 def _drop(admin: Engine, name: str) -> None:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -113,8 +129,7 @@ def _drop(admin: Engine, name: str) -> None:
 def _postgres_template(_postgres_admin: Engine) -> Iterator[str]:
     """One PostgreSQL database migrated once per xdist worker; tests clone it."""
     name = f"amorce_tmpl_{WORKER}_{uuid.uuid4().hex[:8]}"
-    with _postgres_admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    _create_database(_postgres_admin, f'CREATE DATABASE "{name}"')
     try:
         database = Database(_postgres_url(name))
         upgrade(database.engine)
@@ -138,8 +153,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     template_name: str = request.getfixturevalue("_postgres_template")
     admin: Engine = request.getfixturevalue("_postgres_admin")
     name = f"amorce_t_{WORKER}_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
+    _create_database(admin, f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
     db = Database(_postgres_url(name))
     try:
         yield db

@@ -147,9 +147,14 @@ def _membership(session: Session, community_id: int, person_id: int) -> Membersh
     return membership
 
 
-def record_not_now(session: Session, community_id: int, person_id: int) -> None:
-    """The person is not interested for now: no more recruitment mail, still reachable."""
-    membership = _membership(session, community_id, person_id)
+def record_not_now(
+    session: Session, community_id: int, person_id: int, *, membership: Membership | None = None
+) -> None:
+    """The person is not interested for now: no more recruitment mail, still reachable.
+
+    ``membership``: the person's membership when the caller already holds it.
+    """
+    membership = membership or _membership(session, community_id, person_id)
     if membership.state in (
         MembershipState.PROSPECT,
         MembershipState.INVITED,
@@ -167,9 +172,16 @@ def record_not_now(session: Session, community_id: int, person_id: int) -> None:
     )
 
 
-def unsubscribe(session: Session, community_id: int, person_id: int, *, how: str) -> bool:
+def unsubscribe(
+    session: Session,
+    community_id: int,
+    person_id: int,
+    *,
+    how: str,
+    membership: Membership | None = None,
+) -> bool:
     """Suppress the person for this community and withdraw their consent; False if already."""
-    membership = _membership(session, community_id, person_id)
+    membership = membership or _membership(session, community_id, person_id)
     person = session.get(Person, person_id)
     assert person is not None
     added = suppress(

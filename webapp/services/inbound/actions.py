@@ -35,7 +35,7 @@ def apply_intent(
     community_id, person_id = membership.community_id, membership.person_id
     membership.answered_at = membership.answered_at or utcnow()
     if unsubscribe:
-        people.unsubscribe(session, community_id, person_id, how="email")
+        people.unsubscribe(session, community_id, person_id, how="email", membership=membership)
         action = "unsubscribed"
     elif intent == Intent.INTERESTED:
         if membership.state not in INTEREST_FROM:
@@ -43,7 +43,7 @@ def apply_intent(
         membership.state = MembershipState.INTERESTED
         action = "marked_interested"
     elif intent == Intent.NOT_INTERESTED:
-        people.record_not_now(session, community_id, person_id)
+        people.record_not_now(session, community_id, person_id, membership=membership)
         action = "marked_not_interested"
     else:
         # Maybe, questions and RSVPs change no state here: the coordinator sees them in the inbox
