@@ -39,10 +39,10 @@ from workers.inbound import process_with
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 STAGES = (
-    (pipeline, "_claim"),
+    (pipeline, "claim"),
     (pipeline, "parse"),
     (pipeline, "attribute"),
-    (pipeline, "_context"),
+    (pipeline, "_contexts"),
     (pipeline, "_bounce"),
     (pipeline, "calendar_reply"),
     (pipeline, "automatic_reason"),
