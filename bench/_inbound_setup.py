@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import secrets
 import statistics
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 from _inbound_mail import Original, Recipient
 from _sink import SinkProcess
-from _stack import REPO, BenchError
+from _stack import REPO, BenchError, code_version
 from sqlalchemy import String, cast, literal, select, update
 
 from webapp.config import Config
@@ -125,23 +123,7 @@ def engine_version() -> dict[str, Any]:
     paths = sorted((REPO / "webapp" / "services" / "inbound").glob("*.py"))
     paths += sorted((REPO / "webapp" / "receivers").glob("*.py"))
     paths.append(REPO / "workers" / "inbound.py")
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "webapp", "workers"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        commit, dirty = "", ""
-    return {
-        "commit": commit,
-        "uncommitted_changes": bool(dirty),
-        "inbound_sha256": hashlib.sha256(b"".join(p.read_bytes() for p in paths)).hexdigest()[:12],
-    }
+    return code_version(paths, "inbound_sha256")
 
 
 def commit_latency_ms(database: Database, count: int = 50) -> float:

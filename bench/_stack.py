@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import psycopg
 from celery import Celery
@@ -28,6 +30,52 @@ FIRST_NAMES = {
     "en": ["Alice", "Brian", "Claire", "David", "Emma", "Frank", "Grace", "Henry"],
 }
 LAST_NAMES = ["Gagnon", "Côté", "Tremblay", "Smith", "Wilson", "Lavoie", "Bélanger", "Chen"]
+
+
+def code_version(paths: list[Path], digest_name: str) -> dict[str, Any]:
+    """Which code was measured: the commit, whether it had uncommitted changes, and a digest of
+    ``paths`` (the measured engine, maybe uncommitted)."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "webapp", "workers"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        commit, dirty = "", ""
+    return {
+        "commit": commit,
+        "uncommitted_changes": bool(dirty),
+        digest_name: hashlib.sha256(b"".join(p.read_bytes() for p in paths)).hexdigest()[:12],
+    }
+
+
+def throwaway_database(
+    cleanup: contextlib.ExitStack,
+    *,
+    admin_url: str,
+    name: str,
+    existing_url: str | None = None,
+    synchronous_commit: str | None = None,
+) -> tuple[str, Database]:
+    """A migrated database for the bench: ``existing_url`` as it is, else a new one called
+    ``name`` that ``cleanup`` drops. Returns its URL and its :class:`Database`."""
+    url = existing_url
+    if not url:
+        url = create_database(admin_url, name)
+        cleanup.callback(drop_database, admin_url, name)
+        if synchronous_commit:
+            set_synchronous_commit(admin_url, name, synchronous_commit)
+    database = Database(url)
+    cleanup.callback(database.dispose)
+    from webapp.migrate import upgrade
+
+    upgrade(database.engine)
+    return url, database
 
 
 class BenchError(RuntimeError):

@@ -41,14 +41,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import platform
 import secrets
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -63,19 +61,16 @@ from _stack import (
     REPO,
     BenchError,
     Workers,
-    create_database,
-    drop_database,
+    code_version,
     peak_rss_mb,
     seed_community,
     server_settings,
-    set_synchronous_commit,
+    throwaway_database,
 )
 from celery import Celery
 from sqlalchemy.engine import make_url
 
 from webapp.config import Config
-from webapp.db import Database
-from webapp.migrate import upgrade
 from workers.factory import make_celery
 
 BENCH = Path(__file__).resolve().parent
@@ -120,26 +115,9 @@ def machine_info() -> dict[str, Any]:
 
 def engine_version() -> dict[str, Any]:
     """Which engine was measured: the commit and a digest of the (maybe uncommitted) engine."""
-    engine = sorted((REPO / "webapp" / "services" / "deliveries").glob("*.py"))
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "webapp", "workers"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        commit, dirty = "", ""
-    return {
-        "commit": commit,
-        "uncommitted_changes": bool(dirty),
-        "deliveries_sha256": hashlib.sha256(
-            b"".join(path.read_bytes() for path in engine)
-        ).hexdigest()[:12],
-    }
+    return code_version(
+        sorted((REPO / "webapp" / "services" / "deliveries").glob("*.py")), "deliveries_sha256"
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -200,19 +178,16 @@ def run(args: argparse.Namespace, workdir: Path, say: Any) -> dict[str, Any]:
     machine = machine_info()
     began = time.monotonic()
     redis.Redis.from_url(args.redis_url).flushdb()
-    db_name = "" if args.database_url else f"amorce_bench_{os.getpid()}"
     with contextlib.ExitStack() as cleanup:
         sink = SinkProcess()
         cleanup.callback(sink.stop)
-        url = args.database_url
-        if not url:
-            url = create_database(args.postgres_admin_url, db_name)
-            cleanup.callback(drop_database, args.postgres_admin_url, db_name)
-            if args.synchronous_commit:
-                set_synchronous_commit(args.postgres_admin_url, db_name, args.synchronous_commit)
-        database = Database(url)
-        cleanup.callback(database.dispose)
-        upgrade(database.engine)
+        url, database = throwaway_database(
+            cleanup,
+            admin_url=args.postgres_admin_url,
+            name=f"amorce_bench_{os.getpid()}",
+            existing_url=args.database_url,
+            synchronous_commit=args.synchronous_commit,
+        )
         tag = f"{os.getpid()}-{secrets.token_hex(3)}"
         community_id = seed_community(database, f"bench-{tag}", f"b{tag}-", n)
         warm_id = seed_community(database, f"warm-{tag}", f"w{tag}-", warm_count)

@@ -74,19 +74,15 @@ from _stack import (
     REPO,
     BenchError,
     Workers,
-    create_database,
-    drop_database,
     peak_rss_mb,
     seed_community,
     server_settings,
-    set_synchronous_commit,
+    throwaway_database,
 )
 from campaign_throughput import machine_info, summary
 from sqlalchemy.engine import make_url
 
 from webapp.config import Config
-from webapp.db import Database
-from webapp.migrate import upgrade
 from workers.factory import make_celery
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -138,19 +134,16 @@ def run(args: argparse.Namespace, workdir: Path, say: Any) -> dict[str, Any]:
     machine = machine_info()
     began = time.monotonic()
     redis.Redis.from_url(args.redis_url).flushdb()
-    db_name = "" if args.database_url else f"amorce_inbound_{os.getpid()}"
     with contextlib.ExitStack() as cleanup:
         sink = SinkProcess()
         cleanup.callback(sink.stop)
-        url = args.database_url
-        if not url:
-            url = create_database(args.postgres_admin_url, db_name)
-            cleanup.callback(drop_database, args.postgres_admin_url, db_name)
-            if args.synchronous_commit:
-                set_synchronous_commit(args.postgres_admin_url, db_name, args.synchronous_commit)
-        database = Database(url)
-        cleanup.callback(database.dispose)
-        upgrade(database.engine)
+        url, database = throwaway_database(
+            cleanup,
+            admin_url=args.postgres_admin_url,
+            name=f"amorce_inbound_{os.getpid()}",
+            existing_url=args.database_url,
+            synchronous_commit=args.synchronous_commit,
+        )
         commit_ms = commit_latency_ms(database)
         env = stack_env(args, url, sink, workdir)
         config = Config.from_env(env)
