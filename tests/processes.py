@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 # Redis databases: 10+N for tests running workers, 12+N for the throttle tests (N: xdist worker).
@@ -33,3 +35,33 @@ def subprocess_env(
     )
     env.update({f"AMORCE_{name.upper()}": value for name, value in settings.items()})
     return env
+
+
+# One Celery worker process, as the tests run it: solo pool, quiet, no cluster chatter.
+WORKER = [
+    sys.executable,
+    "-m",
+    "celery",
+    "-A",
+    "workers.app",
+    "worker",
+    "--pool=solo",
+    "--loglevel=WARNING",
+    "--without-gossip",
+    "--without-mingle",
+]
+
+
+def start_process(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start ``args`` with its output in ``log``."""
+    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Ask the process to stop, then make it."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import smtplib
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ import pytest
 import redis
 from dovecot import Dovecot
 from inbound_mail import REPLY_DOMAIN, membership_state, received, reply_to, sent_campaign
-from processes import STACK_DB, redis_db, subprocess_env
+from processes import STACK_DB, WORKER, redis_db, start_process, stop_process, subprocess_env
 from sink import ACTIVE_PORTS, Sink, _free_port
 from sqlalchemy import select
 from test_stack_integration import amorce
@@ -47,45 +46,17 @@ def stack(database: Database, smtp_sink: Sink, tmp_path: Path) -> dict[str, str]
     )
 
 
-def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
 @pytest.fixture
 def worker(stack: dict[str, str], tmp_path: Path) -> Iterator[None]:
-    process = _start(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers.app",
-            "worker",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        stack,
-        tmp_path / "worker.log",
-    )
+    process = start_process(WORKER, stack, tmp_path / "worker.log")
     yield
-    _stop(process)
+    stop_process(process)
 
 
 @pytest.fixture
 def receiver(stack: dict[str, str], tmp_path: Path) -> Iterator[int]:
     port = _free_port()
-    process = _start(
+    process = start_process(
         [sys.executable, "-m", "webapp.cli", "inbound", "smtp", "--port", str(port)],
         stack,
         tmp_path / "receiver.log",
@@ -102,7 +73,7 @@ def receiver(stack: dict[str, str], tmp_path: Path) -> Iterator[int]:
     ACTIVE_PORTS.add(port)  # let the test's SMTP guard through to the receiver
     yield port
     ACTIVE_PORTS.discard(port)
-    _stop(process)
+    stop_process(process)
 
 
 def wait_for_state(database: Database, email: str, state: str, timeout: float = 40) -> None:
@@ -147,11 +118,14 @@ def test_replies_through_smtp_the_webhook_and_imap_change_people_with_a_real_wor
     app = create_app(
         settings.with_overrides(broker_url=stack["AMORCE_BROKER_URL"], inbound_secret=HOOK_SECRET)
     )
-    response = app.test_client().post(
-        "/inbound/webhook",
-        data=reply_to(bob, "Not interested, thanks."),
-        headers={"Authorization": f"Bearer {HOOK_SECRET}", "Content-Type": "message/rfc822"},
-    )
+    try:
+        response = app.test_client().post(
+            "/inbound/webhook",
+            data=reply_to(bob, "Not interested, thanks."),
+            headers={"Authorization": f"Bearer {HOOK_SECRET}", "Content-Type": "message/rfc822"},
+        )
+    finally:
+        app.extensions["amorce"].database.dispose()
     assert response.status_code == 202, response.data
     wait_for_state(database, "bob@example.org", "not_interested")
 

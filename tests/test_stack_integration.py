@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from processes import STACK_DB, redis_db, subprocess_env
+from processes import STACK_DB, WORKER, redis_db, start_process, stop_process, subprocess_env
 from sink import Sink
 
 from webapp import create_app
@@ -44,31 +44,9 @@ def stack_env(database: Database, smtp_sink: Sink, tmp_path: Path) -> dict[str, 
 
 @pytest.fixture
 def worker(stack_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    log = (tmp_path / "worker.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers.app",
-            "worker",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        env=stack_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    process = start_process(WORKER, stack_env, tmp_path / "worker.log")
     yield process
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    stop_process(process)
 
 
 def amorce(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
