@@ -8,9 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, RadioField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    RadioField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 DEFINITIONS = Path(__file__).resolve().parent / "definitions"
 TEXT_LIMIT = 5000
@@ -57,6 +65,25 @@ def build_form_class(definition: dict[str, Any], locale: str) -> type[Questionna
             attrs[field_name(question)] = RadioField(
                 label, choices=choices, validators=validators, validate_choice=True, **kwargs
             )
+        elif kind == "multiple_choice":
+            choices = [
+                SelectChoice(c["value"], localised(c["label"], locale)) for c in question["choices"]
+            ]
+            validators = [InputRequired()] if required else [Optional()]
+            attrs[field_name(question)] = SelectMultipleField(
+                label,
+                choices=choices,
+                validators=validators,
+                widget=ListWidget(prefix_label=False),
+                option_widget=CheckboxInput(),
+                **kwargs,
+            )
+        elif kind == "number":
+            validators = [InputRequired()] if required else [Optional()]
+            low, high = question.get("min"), question.get("max")
+            if low is not None or high is not None:
+                validators.append(NumberRange(min=low, max=high))
+            attrs[field_name(question)] = IntegerField(label, validators=validators, **kwargs)
         elif kind == "boolean":
             validators = [DataRequired()] if required else []
             attrs[field_name(question)] = BooleanField(label, validators=validators, **kwargs)

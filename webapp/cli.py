@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from webapp.cli_applications import applications_group
 from webapp.cli_base import FORMATS, Context, domain_errors, emit, err, pass_ctx
 from webapp.cli_campaigns import campaigns_group
 from webapp.cli_inbound import inbound_group
@@ -206,6 +207,7 @@ def people_list(ctx: Context, slug: str, state: str | None, fmt: str) -> None:
 
 main.add_command(campaigns_group)
 main.add_command(inbound_group)
+main.add_command(applications_group)
 
 
 # -- processes ----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .applications import Criterion, CriterionSource, Rating
 from .audit import AuditLog
 from .base import Base, utcnow
 from .campaigns import (
@@ -37,6 +38,8 @@ __all__ = [
     "CampaignKind",
     "CampaignState",
     "Community",
+    "Criterion",
+    "CriterionSource",
     "CommunityCoordinator",
     "ConsentBasis",
     "ConsentRecord",
@@ -55,6 +58,7 @@ __all__ = [
     "Person",
     "Questionnaire",
     "QuestionnaireKind",
+    "Rating",
     "Response",
     "ResponseChannel",
     "Role",

@@ -16,6 +16,7 @@ class QuestionnaireKind(enum.StrEnum):
     """What a questionnaire is for."""
 
     INTEREST = "interest"
+    APPLICATION = "application"  # the volunteer application, scored by the rubric
 
 
 class ResponseChannel(enum.StrEnum):
