@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -204,14 +205,8 @@ def test_the_ranking_from_the_database_and_the_command_line(
     assert ranked[0].criteria["expertise"] == CriterionScore(0.8, 2, 2)
     assert suggest(ranked, per_organization=1) == [ids["a@example.org"]]
 
-    env = {"AMORCE_DATABASE_URL": database.url, "AMORCE_INSTANCE_PATH": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "webapp.cli", "applications", "rank", "cop", "--format", "json"],
-        env={**_clean_env(), **env},
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    cli = _cli(database, tmp_path)
+    result = cli("rank", "cop", "--format", "json")
     assert result.returncode == 0, result.stderr
     listed = json.loads(result.stdout)
     assert [list(row) for row in listed][0] == ["email", "score", "hours", "expertise", "decision"]
@@ -223,9 +218,52 @@ def test_the_ranking_from_the_database_and_the_command_line(
         ("c@example.org", 5.0, 20.0, None, ""),
     ]
 
+    suggested = cli("suggest", "cop", "--per-organization", "1", "--format", "json")
+    assert [row["email"] for row in json.loads(suggested.stdout)] == ["a@example.org"]
 
-def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("AMORCE_")}
+    # A criterion from the command line, scored from a choice; bad points are named.
+    bad = cli("criterion", "cop", "level", "--from-answer", "expertise_level", "--points", "x")
+    assert bad.returncode != 0 and "write ANSWER=POINTS" in bad.stderr
+    added = cli(
+        "criterion",
+        "cop",
+        "level",
+        "--label-fr",
+        "Niveau",
+        "--from-answer",
+        "expertise_level",
+        "--points",
+        "beginner=1",
+        "--points",
+        "expert=4",
+        "--weight",
+        "2",
+    )
+    assert added.returncode == 0, added.stderr
+    with database.session() as session:
+        level = next(c for c in applications.rubric(session, community_id) if c.key == "level")
+        assert (level.source, level.weight, level.scoring) == (
+            "answer",
+            2.0,
+            {"points": {"beginner": 1.0, "expert": 4.0}},
+        )
+
+
+def _cli(database: Database, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``amorce applications …`` on this test's database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMORCE_")}
+    env.update(AMORCE_DATABASE_URL=database.url, AMORCE_INSTANCE_PATH=str(tmp_path))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "webapp.cli", "applications", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+
+    return run
 
 
 def test_the_application_questionnaire_builds_and_checks_its_answers(config: Config) -> None:
