@@ -292,3 +292,44 @@ def test_the_application_questionnaire_builds_and_checks_its_answers(config: Con
     assert answers["skills"] == ["facilitation", "writing"]
     assert answers["hours_per_month"] == 6
     assert {q["id"] for q in definition["questions"]} >= {"motivation", "skills", "organization"}
+
+
+def test_decisions_and_a_freed_seat_promote_the_best_waitlisted(
+    database: Database, tmp_path: Path
+) -> None:
+    people = "email,first_name\nx@example.org,X\ny@example.org,Y\nz@example.org,Z\n"
+    with database.session() as session:
+        community_id = community_with_people(session, people)
+        session.query(Membership).update({"state": "applicant"})
+        reviewer = users.create_user(session, "r@example.org", "long enough password")
+        merit = applications.define_criterion(
+            session, community_id, CriterionData(key="merit", label={"fr": "Mérite"})
+        )
+        ids = dict(session.query(Person.email, Person.id).all())
+        for email, score in (("x@example.org", 5), ("y@example.org", 4), ("z@example.org", 3)):
+            applications.rate(session, merit, ids[email], reviewer, score)
+    cli = _cli(database, tmp_path)
+    assert cli("decide", "cop", "x@example.org", "selected").returncode == 0
+    for email in ("z@example.org", "y@example.org"):
+        assert cli("decide", "cop", email, "waitlisted").returncode == 0
+    unknown = cli("decide", "cop", "nobody@example.org", "selected")
+    assert unknown.returncode != 0 and "nobody@example.org" in unknown.stderr
+    ranked = json.loads(cli("rank", "cop", "--format", "json").stdout)
+    assert [(r["email"], r["decision"]) for r in ranked] == [
+        ("x@example.org", "selected"),
+        ("y@example.org", "waitlisted"),
+        ("z@example.org", "waitlisted"),
+    ]
+    with database.session() as session:
+        applications.decide(session, community_id, ids["x@example.org"], "declined", actor="t")
+        # The seat X held goes to the best of those waiting, Y, not to the first waitlisted, Z.
+        assert (
+            applications.promote_waitlisted(session, community_id, actor="t")
+            == ids["y@example.org"]
+        )
+        session.query(Membership).filter(Membership.person_id == ids["z@example.org"]).update(
+            {"state": "member"}
+        )
+        with pytest.raises(DomainError, match="Only an applicant"):
+            applications.decide(session, community_id, ids["z@example.org"], "declined", actor="t")
+        assert applications.promote_waitlisted(session, community_id, actor="t") is None

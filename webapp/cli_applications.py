@@ -6,7 +6,7 @@ import click
 
 from webapp.cli_base import FORMATS, Context, domain_errors, emit, pass_ctx
 from webapp.models import CriterionSource
-from webapp.services import applications, communities
+from webapp.services import applications, communities, people
 
 
 @click.group("applications")
@@ -122,3 +122,18 @@ def applications_suggest(
         if a.person_id in chosen
     ]
     emit(rows, ["email", "score", "organization"], fmt)
+
+
+@applications_group.command("decide")
+@click.argument("slug")
+@click.argument("email")
+@click.argument("decision", type=click.Choice(["selected", "waitlisted", "declined"]))
+@pass_ctx
+@domain_errors
+def applications_decide(ctx: Context, slug: str, email: str, decision: str) -> None:
+    """Select, waitlist or decline the applicant with this address."""
+    with ctx.database.session() as session:
+        community = communities.get_community_by_slug(session, slug)
+        person = people.find_person(session, email)
+        before = applications.decide(session, community.id, person.id, decision, actor="cli")
+    click.echo(f"{email}: {before} → {decision}")

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.models import (
+    AuditLog,
     Criterion,
     CriterionSource,
     Membership,
@@ -330,3 +331,52 @@ def rank_rows(session: Session, community_id: int) -> tuple[list[str], list[dict
         row["decision"] = applicant.decision
         rows.append(row)
     return columns, rows
+
+
+def decide(
+    session: Session, community_id: int, person_id: int, decision: str, *, actor: str
+) -> str:
+    """Select, waitlist or decline an applicant; returns the state before.
+
+    A decision can be changed until the person has confirmed (``member``)."""
+    if decision not in set(DECISIONS):
+        raise DomainError(
+            N_("Unknown decision %(decision)s: use selected, waitlisted or declined."),
+            decision=repr(decision),
+        )
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.community_id == community_id, Membership.person_id == person_id
+        )
+    )
+    if membership is None:
+        raise NotFound(N_("This person is not in this community."))
+    before = membership.state
+    if before not in (MembershipState.APPLICANT, *DECISIONS):
+        raise DomainError(
+            N_(
+                "Only an applicant can be selected, waitlisted or declined "
+                "(this person is %(state)s)."
+            ),
+            state=before,
+        )
+    membership.state = decision
+    session.add(
+        AuditLog(
+            community_id=community_id,
+            actor=actor,
+            action=f"application.{decision}",
+            details={"person_id": person_id, "before": before},
+        )
+    )
+    return before
+
+
+def promote_waitlisted(session: Session, community_id: int, *, actor: str) -> int | None:
+    """A seat freed up: the best-ranked waitlisted applicant is selected. Their person id, or
+    None when nobody waits."""
+    waiting = [a for a in applicants(session, community_id) if a.decision == "waitlisted"]
+    if not waiting:
+        return None
+    decide(session, community_id, waiting[0].person_id, MembershipState.SELECTED, actor=actor)
+    return waiting[0].person_id

@@ -18,7 +18,7 @@ from webapp.models import (
     utcnow,
 )
 
-from .errors import N_, DomainError
+from .errors import N_, DomainError, NotFound
 from .suppressions import email_hash, suppress, suppressed_hashes
 
 
@@ -36,6 +36,14 @@ def normalise_email(address: str) -> str:
         raise DomainError(N_("%(reason)s"), reason=str(exc)) from exc
     # An internationalised domain is kept in its ASCII (punycode) form, which every relay takes.
     return (checked.ascii_email or checked.normalized).lower()
+
+
+def find_person(session: Session, address: str) -> Person:
+    """The person with this address, or :class:`NotFound`."""
+    person = session.scalar(select(Person).where(Person.email == normalise_email(address)))
+    if person is None:
+        raise NotFound(N_("Nobody has the address %(email)s."), email=address)
+    return person
 
 
 # -- listing --------------------------------------------------------------------------------
