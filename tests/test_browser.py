@@ -269,3 +269,32 @@ def test_coordinator_corrects_an_unsure_reply_in_the_inbox_by_keyboard(
             .where(Person.email == "anne@example.org")
         ).one()
     assert state == "interested"
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("locale", ["fr-CA", "en-CA"])
+def test_the_public_page_and_its_confirmation_pass_axe_in_both_languages(
+    live_server: LiveServer, database: Database, smtp_sink: Sink, browser: Browser, locale: str
+) -> None:
+    seed(database)
+    page = browser.new_context(locale=locale).new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{live_server.base_url}/c/cop-test")
+    expect(page.locator("html")).to_have_attribute("lang", locale[:2])
+    assert_accessible(page, f"the public page ({locale})")
+    page.locator("input[name=email]").fill("nora@example.org")
+    page.locator("input[name=consent]").check()
+    with page.expect_navigation():
+        page.locator("form button[type=submit]").click()
+    assert page.url.endswith("/c/cop-test/check")
+    assert_accessible(page, f"the check-your-mailbox page ({locale})")
+    body = smtp_sink.to("nora@example.org")[0].get_body(("plain",))
+    assert body is not None
+    link = re.search(r"https?://\S+/c/confirm/[A-Za-z0-9_-]+", body.get_content())
+    assert link
+    page.goto(link.group(0))
+    assert_accessible(page, f"the confirmation page ({locale})")
+    with page.expect_navigation():
+        page.locator("form button[type=submit]").click()
+    expect(page.get_by_role("status")).to_be_visible()
+    assert_accessible(page, f"the confirmed page ({locale})")

@@ -15,6 +15,7 @@ class TokenPurpose(enum.StrEnum):
     """What a personal link opens."""
 
     RESPOND = "respond"
+    CONFIRM = "confirm"  # a self sign-up's double opt-in
 
 
 class Token(Base):

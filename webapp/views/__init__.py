@@ -9,7 +9,19 @@ from webapp.config import Config
 
 def register_blueprints(app: Flask, config: Config) -> None:
     """Attach every blueprint; the mailbox only in development."""
-    from . import auth, campaigns, communities, devmail, errors, inbound, labels, people, respond
+    from . import (
+        applications,
+        auth,
+        campaigns,
+        communities,
+        devmail,
+        errors,
+        inbound,
+        labels,
+        people,
+        public,
+        respond,
+    )
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(communities.bp)
@@ -17,6 +29,8 @@ def register_blueprints(app: Flask, config: Config) -> None:
     app.register_blueprint(campaigns.bp)
     app.register_blueprint(respond.bp)
     app.register_blueprint(inbound.bp)
+    app.register_blueprint(applications.bp)
+    app.register_blueprint(public.bp)
     if config.development:
         app.register_blueprint(devmail.bp)
     errors.register(app)
