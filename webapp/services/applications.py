@@ -17,6 +17,7 @@ a cap (group size, at most N per organisation).
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -43,7 +44,7 @@ from webapp.models import (
 from .errors import N_, DomainError, NotFound
 
 MAX_RATING = 5
-KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
 DECISIONS = (MembershipState.SELECTED, MembershipState.WAITLISTED, MembershipState.DECLINED)
 # Who is an applicant: those who applied, and those already decided upon.
 APPLICANT_STATES = (MembershipState.APPLICANT, *DECISIONS, MembershipState.MEMBER)
@@ -64,7 +65,7 @@ class CriterionData:
 
 def check_criterion(data: CriterionData) -> None:
     """Refuse a criterion that could not be scored, naming what is wrong."""
-    if not KEY.match(data.key):
+    if not KEY.fullmatch(data.key):
         raise DomainError(
             N_("The criterion's short name %(key)s must be lowercase letters, digits and _."),
             key=repr(data.key),
@@ -96,7 +97,10 @@ def check_criterion(data: CriterionData) -> None:
 
 
 def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite number (not a boolean, not infinity, not NaN)."""
+    return (
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    )
 
 
 def define_criterion(session: Session, community_id: int, data: CriterionData) -> int:
@@ -352,6 +356,8 @@ def decide(
     if membership is None:
         raise NotFound(N_("This person is not in this community."))
     before = membership.state
+    if before == decision:
+        return before  # nothing changes, nothing to record
     if before not in (MembershipState.APPLICANT, *DECISIONS):
         raise DomainError(
             N_(

@@ -97,6 +97,16 @@ INBOUND_REASONS = {
     "forged_address": _l("the signed reply address was altered"),
     "no_signed_address": _l("no signed reply address"),
 }
+CRITERION_SOURCES = {
+    "answer": _l("From an answer to the application"),
+    "rating": _l("Rated by reviewers, 0 to 5"),
+}
+# The buttons that record a decision on an applicant.
+DECISION_ACTIONS = {
+    "selected": _l("Select"),
+    "waitlisted": _l("Put on the waiting list"),
+    "declined": _l("Decline"),
+}
 
 
 def _lookup(table: dict[str, object]) -> Callable[[str], str]:
@@ -116,4 +126,5 @@ def label_helpers() -> dict[str, Callable[[str], str]]:
         "intent_label": _lookup(INTENTS),
         "action_label": lambda key: str(INBOUND_ACTIONS.get(key or "", key)),
         "reason_label": _lookup(INBOUND_REASONS),
+        "criterion_source_label": _lookup(CRITERION_SOURCES),
     }
