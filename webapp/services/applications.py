@@ -98,9 +98,7 @@ def check_criterion(data: CriterionData) -> None:
 
 def _number(value: object) -> bool:
     """A finite number (not a boolean, not infinity, not NaN)."""
-    return (
-        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    )
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def define_criterion(session: Session, community_id: int, data: CriterionData) -> int:
