@@ -187,12 +187,20 @@ def test_the_ranking_from_the_database_and_the_command_line(
         reviewers = [
             users.create_user(session, f"r{i}@example.org", "long enough password") for i in (1, 2)
         ]
-        applications.rate(session, expertise, ids["a@example.org"], reviewers[0], 5)
-        applications.rate(session, expertise, ids["a@example.org"], reviewers[1], 3)
-        applications.rate(session, expertise, ids["b@example.org"], reviewers[0], 5)
-        applications.rate(session, expertise, ids["b@example.org"], reviewers[0], 4)  # changed
+        applications.rate(session, community_id, expertise, ids["a@example.org"], reviewers[0], 5)
+        applications.rate(session, community_id, expertise, ids["a@example.org"], reviewers[1], 3)
+        applications.rate(session, community_id, expertise, ids["b@example.org"], reviewers[0], 5)
+        applications.rate(
+            session, community_id, expertise, ids["b@example.org"], reviewers[0], 4
+        )  # changed
         with pytest.raises(DomainError):
-            applications.rate(session, expertise, ids["c@example.org"], reviewers[0], 6)
+            applications.rate(
+                session, community_id, expertise, ids["c@example.org"], reviewers[0], 6
+            )
+        with pytest.raises(DomainError, match="No such criterion"):  # another community's (W9)
+            applications.rate(
+                session, community_id + 1, expertise, ids["c@example.org"], reviewers[0], 3
+            )
 
     with database.session() as session:
         ranked = applications.applicants(session, community_id)
@@ -307,7 +315,7 @@ def test_decisions_and_a_freed_seat_promote_the_best_waitlisted(
         )
         ids = dict(session.query(Person.email, Person.id).all())
         for email, score in (("x@example.org", 5), ("y@example.org", 4), ("z@example.org", 3)):
-            applications.rate(session, merit, ids[email], reviewer, score)
+            applications.rate(session, community_id, merit, ids[email], reviewer, score)
     cli = _cli(database, tmp_path)
     assert cli("decide", "cop", "x@example.org", "selected").returncode == 0
     for email in ("z@example.org", "y@example.org"):

@@ -132,11 +132,26 @@ def rubric(session: Session, community_id: int) -> list[Criterion]:
     )
 
 
-def rate(session: Session, criterion_id: int, person_id: int, reviewer_id: int, score: int) -> None:
-    """A reviewer's rating of an applicant on a criterion scored by reviewers (0 to 5)."""
+def rate(
+    session: Session,
+    community_id: int,
+    criterion_id: int,
+    person_id: int,
+    reviewer_id: int,
+    score: int,
+) -> None:
+    """A reviewer's rating of an applicant on a criterion scored by reviewers (0 to 5); the
+    criterion and the person must both be the community's."""
     criterion = session.get(Criterion, criterion_id)
-    if criterion is None:
+    if criterion is None or criterion.community_id != community_id:
         raise NotFound(N_("No such criterion."))
+    member = session.scalar(
+        select(Membership.id).where(
+            Membership.community_id == community_id, Membership.person_id == person_id
+        )
+    )
+    if member is None:
+        raise NotFound(N_("This person is not in this community."))
     if criterion.source != CriterionSource.RATING:
         raise DomainError(N_("This criterion is scored from an answer, not by reviewers."))
     if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= MAX_RATING:

@@ -327,7 +327,9 @@ def rate(slug: str, person_id: int) -> ResponseReturnValue:
         return _render_applicant(community, found, ratings_form=form, refusal=refusal)
     try:
         for criterion_id, score in given.items():
-            service.rate(session, criterion_id, person_id, int(current_user.id), score)
+            service.rate(
+                session, community.id, criterion_id, person_id, int(current_user.id), score
+            )
     except DomainError as exc:
         session.rollback()
         return _render_applicant(community, found, ratings_form=form, refusal=error_text(exc))
