@@ -38,6 +38,7 @@ from webapp.models import (
     QuestionnaireKind,
     Rating,
     Response,
+    User,
     utcnow,
 )
 
@@ -333,6 +334,53 @@ def _answers(session: Session, community_id: int) -> dict[int, dict[str, Any]]:
         .order_by(Response.updated_at)
     ).all()
     return {person_id: dict(answers or {}) for person_id, answers in rows}
+
+
+def application_of(
+    session: Session, community_id: int, person_id: int
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """One person's latest application: the questionnaire's definition they answered (for its
+    wording) and their answers; None when they have not applied."""
+    row = session.execute(
+        select(Questionnaire.definition, Response.answers)
+        .join(Response, Response.questionnaire_id == Questionnaire.id)
+        .where(
+            Questionnaire.community_id == community_id,
+            Questionnaire.kind == QuestionnaireKind.APPLICATION,
+            Response.person_id == person_id,
+        )
+        .order_by(Response.updated_at.desc(), Response.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return dict(row[0] or {}), dict(row[1] or {})
+
+
+@dataclass(frozen=True)
+class ReviewerRatings:
+    """One reviewer's ratings of an applicant, by criterion id."""
+
+    reviewer_id: int
+    reviewer: str
+    scores: dict[int, int]
+
+
+def ratings_by_reviewer(
+    session: Session, criteria: Sequence[Criterion], person_id: int
+) -> list[ReviewerRatings]:
+    """Who rated the applicant, and how, on each of ``criteria``."""
+    by_reviewer: dict[int, ReviewerRatings] = {}
+    rows = session.execute(
+        select(Rating.criterion_id, Rating.score, User.id, User.name, User.email)
+        .join(User, User.id == Rating.reviewer_id)
+        .where(Rating.person_id == person_id, Rating.criterion_id.in_([c.id for c in criteria]))
+        .order_by(User.email)
+    )
+    for criterion_id, score, user_id, name, email in rows:
+        entry = by_reviewer.setdefault(user_id, ReviewerRatings(user_id, name or email, {}))
+        entry.scores[criterion_id] = score
+    return list(by_reviewer.values())
 
 
 def rank_rows(session: Session, community_id: int) -> tuple[list[str], list[dict[str, Any]]]:

@@ -13,7 +13,6 @@ from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forms.applications import (
@@ -33,11 +32,7 @@ from webapp.models import (
     Criterion,
     CriterionSource,
     Person,
-    Questionnaire,
     QuestionnaireKind,
-    Rating,
-    Response,
-    User,
 )
 from webapp.services import applications as service
 from webapp.services.errors import DomainError
@@ -211,20 +206,10 @@ class Answer:
 
 def _answers(session: Session, community_id: int, person_id: int) -> list[Answer]:
     """The person's latest application, each question worded in the reader's language."""
-    row = session.execute(
-        select(Questionnaire.definition, Response.answers)
-        .join(Response, Response.questionnaire_id == Questionnaire.id)
-        .where(
-            Questionnaire.community_id == community_id,
-            Questionnaire.kind == QuestionnaireKind.APPLICATION,
-            Response.person_id == person_id,
-        )
-        .order_by(Response.updated_at.desc(), Response.id.desc())
-        .limit(1)
-    ).first()
-    if row is None:
+    found = service.application_of(session, community_id, person_id)
+    if found is None:
         return []
-    definition, given = row[0] or {}, row[1] or {}
+    definition, given = found
     locale, shown = _locale(), []
     for question in definition.get("questions", []):
         value = given.get(question["id"])
@@ -240,32 +225,6 @@ def _answers(session: Session, community_id: int, person_id: int) -> list[Answer
     return shown
 
 
-@dataclass(frozen=True)
-class ReviewerRatings:
-    """One reviewer's ratings of an applicant, by criterion id."""
-
-    reviewer_id: int
-    reviewer: str
-    scores: dict[int, int]
-
-
-def _ratings(
-    session: Session, criteria: Sequence[Criterion], person_id: int
-) -> list[ReviewerRatings]:
-    """Who rated the applicant, and how, on each criterion rated by reviewers."""
-    by_reviewer: dict[int, ReviewerRatings] = {}
-    rows = session.execute(
-        select(Rating.criterion_id, Rating.score, User.id, User.name, User.email)
-        .join(User, User.id == Rating.reviewer_id)
-        .where(Rating.person_id == person_id, Rating.criterion_id.in_([c.id for c in criteria]))
-        .order_by(User.email)
-    )
-    for criterion_id, score, user_id, name, email in rows:
-        entry = by_reviewer.setdefault(user_id, ReviewerRatings(user_id, name or email, {}))
-        entry.scores[criterion_id] = score
-    return list(by_reviewer.values())
-
-
 def _render_applicant(
     community: Community,
     found: Ranked,
@@ -277,7 +236,7 @@ def _render_applicant(
     applicant = found.applicant
     criteria = service.rubric(session, community.id)
     rated = [c for c in criteria if c.source == CriterionSource.RATING]
-    reviewers = _ratings(session, rated, applicant.person_id)
+    reviewers = service.ratings_by_reviewer(session, rated, applicant.person_id)
     fmt = Formats(_locale())
     if ratings_form is None:
         me = int(current_user.id)
