@@ -356,3 +356,23 @@ def test_an_answer_is_sent_by_one_task_and_dropped_once_the_person_unsubscribes(
         assert replies.answer_message(session, settings_, EmailRenderer(), marie.id) is None
         assert replies.unsent_answers(session, older_than=0) == []
         assert session.get_one(InboundMessage, marie.id).error
+
+
+def test_an_answer_refused_for_good_stops_waiting_and_a_deferred_one_is_tried_again(
+    database: Database, settings_: Config, smtp_sink: Sink
+) -> None:
+    sent_campaign(database, settings_, smtp_sink)
+    row = deliver(
+        database, settings_, reply_to(received(smtp_sink, "bob@example.org"), "How often?")
+    )
+    with database.session() as session:
+        user = users.create_user(session, "coordinator@example.org", "long enough password")
+        replies.queue_answer(session, row.id, "Once a month.", user_id=user)
+    with database.session() as session:
+        assert replies.claim_answer(session, row.id)
+        assert not replies.answer_refused(session, row.id, 451, b"4.3.0 busy")
+        assert replies.claim_answer(session, row.id)  # handed back: a retry may take it
+        assert replies.answer_refused(session, row.id, 550, b"5.1.1 no such user")
+        kept = session.get_one(InboundMessage, row.id)
+        assert kept.answer_queued_at is None and "5.1.1 no such user" in kept.error
+        assert replies.unsent_answers(session, older_than=0) == []

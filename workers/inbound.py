@@ -125,13 +125,9 @@ def send_answer(inbound_id: int) -> bool:
 
 
 def _refused(session: Session, inbound_id: int, code: int, reply: bytes | str) -> bool:
-    """A 5xx is final: the answer stops waiting and says why; a 4xx is tried again later."""
-    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
-    if code >= 500:
-        replies.answer_refused(session, inbound_id, f"{code} {text}")
+    if replies.answer_refused(session, inbound_id, code, reply):
         return False
-    replies.release_answer(session, inbound_id)
-    raise NotSent(f"answer to message {inbound_id} deferred: {code} {text}")
+    raise NotSent(f"answer to message {inbound_id} deferred: {code}")  # Celery retries it
 
 
 @shared_task(name="inbound.sweep", bind=True)

@@ -285,14 +285,20 @@ def answer_message(
     return Outgoing(message, envelope_address(config.mail_from), parties[1].email)
 
 
-def answer_refused(session: Session, inbound_id: int, why: str) -> None:
-    """The person's server refused the answer for good: it stops waiting and says why."""
+def answer_refused(session: Session, inbound_id: int, code: int, reply: bytes | str) -> bool:
+    """The person's server refused the answer. A 5xx is final: the answer stops waiting and
+    says why (True); a 4xx hands it back for a later try (False)."""
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+    if code < 500:
+        release_answer(session, inbound_id)
+        return False
     row = session.get(InboundMessage, inbound_id)
     if row is not None:
         row.answer_queued_at = None
         row.answer_claimed_at = None
-        row.error = f"answer refused: {why}"[:2000]
+        row.error = f"answer refused: {code} {text}"[:2000]
         session.commit()
+    return True
 
 
 def mark_answered(session: Session, inbound_id: int) -> None:
