@@ -439,21 +439,14 @@ def _guess_community(session: Session, row: InboundMessage) -> int | None:
 
 
 def pending_ids(session: Session, *, older_than: float = 0, limit: int = 1000) -> list[int]:
-    """Messages waiting for a worker: received at least ``older_than`` seconds ago and never
-    claimed, or claimed by a worker that died."""
+    """Messages a worker could claim, received at least ``older_than`` seconds ago."""
     now = utcnow()
     return list(
         session.scalars(
             select(InboundMessage.id)
             .where(
-                (
-                    (InboundMessage.state == InboundState.RECEIVED)
-                    & (InboundMessage.received_at <= now - timedelta(seconds=older_than))
-                )
-                | (
-                    (InboundMessage.state == InboundState.PROCESSING)
-                    & (InboundMessage.claimed_at < now - STALE_CLAIM)
-                )
+                _claimable(now),
+                InboundMessage.received_at <= now - timedelta(seconds=older_than),
             )
             .order_by(InboundMessage.id)
             .limit(limit)
