@@ -1,10 +1,11 @@
 """The inbound pipeline: store a received message once, then read it and act on it.
 
 Every receiver (SMTP, IMAP, webhook, the development mailbox) calls :func:`receive`, which keeps
-the raw bytes and deduplicates by Message-ID; a worker then calls :func:`process`: attribution by
-the signed address (R2), then bounce (R3), calendar reply, automatic mail (R1), unsubscribe
-address, and finally a person's own words, whose new text gives an intent and a confidence (R4).
-Only a sure reading of an attributed message changes anything; the rest waits in the inbox.
+the raw bytes and deduplicates by Message-ID; a worker then takes a batch with :func:`claim` and
+reads it with :func:`process_claimed`: attribution by the signed address (R2), then bounce (R3),
+calendar reply, automatic mail (R1), unsubscribe address, and finally a person's own words,
+whose new text gives an intent and a confidence (R4). Only a sure reading of an attributed
+message changes anything; the rest waits in the inbox.
 """
 
 from __future__ import annotations
@@ -182,13 +183,6 @@ def _context(session: Session, delivery_id: int | None) -> _Context:
     if delivery_id is None:
         return _Context()
     return _contexts(session, {delivery_id}).get(delivery_id, _Context())
-
-
-def process(session: Session, config: Config, inbound_id: int) -> InboundMessage | None:
-    """Read one stored message and apply what it says; None when it was not this worker's to do
-    (another worker has it, or it is done)."""
-    rows = process_claimed(session, config, claim(session, ids=[inbound_id], limit=1))
-    return rows[0] if rows else None
 
 
 def process_claimed(session: Session, config: Config, ids: Sequence[int]) -> list[InboundMessage]:
