@@ -26,11 +26,8 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 
 from forms.questionnaires import localised
 from webapp.models import Criterion, CriterionSource
-from webapp.services.applications import MAX_RATING, CriterionData
+from webapp.services.applications import CHOICE_TYPES, MAX_RATING, NUMBER_TYPES, CriterionData
 
-# Question types a criterion can be scored from, and how.
-CHOICE_TYPES = ("single_choice", "multiple_choice")
-NUMBER_TYPES = ("number", "scale")
 CAP_LIMIT = 10000
 
 

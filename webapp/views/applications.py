@@ -1,14 +1,17 @@
 """Coordinator pages for volunteer applications: the ranking by the rubric, a suggested group
-under caps, the rubric itself, an applicant with their answers and ratings, and decisions."""
+under caps, the rubric itself, an applicant with their answers and ratings, decisions, what the
+group covers, and the applications as CSV or XLSX."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal, format_percent
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -26,6 +29,7 @@ from forms.applications import (
     scorable_questions,
 )
 from forms.questionnaires import localised
+from webapp import exports
 from webapp.extensions import db_session
 from webapp.models import (
     Community,
@@ -97,12 +101,7 @@ def index(slug: str) -> ResponseReturnValue:
     session = db_session()
     criteria = service.rubric(session, community.id)
     ranked = service.applicants(session, community.id)
-    form = SuggestionForm(formdata=request.args)
-    asked = any(name in request.args for name in ("size", "per_organization"))
-    suggested: list[int] | None = None
-    if asked and form.validate():
-        caps = form.size.data, form.per_organization.data
-        suggested = service.suggest(ranked, size=caps[0], per_organization=caps[1])
+    form, suggested = _suggestion(ranked)
     by_id = {a.person_id: a for a in ranked}
     return render_template(
         "applications/index.html",
@@ -118,6 +117,16 @@ def index(slug: str) -> ResponseReturnValue:
     )
 
 
+def _suggestion(ranked: Sequence[service.Applicant]) -> tuple[SuggestionForm, list[int] | None]:
+    """The caps asked for in the query string, and the suggested group when they are valid."""
+    form = SuggestionForm(formdata=request.args)
+    asked = any(name in request.args for name in ("size", "per_organization"))
+    if not (asked and form.validate()):
+        return form, None
+    caps = form.size.data, form.per_organization.data
+    return form, service.suggest(ranked, size=caps[0], per_organization=caps[1])
+
+
 def _ranks(ranked: Sequence[service.Applicant]) -> list[int]:
     """Equal scores share a rank (1, 2, 2, 4)."""
     ranks: list[int] = []
@@ -125,6 +134,123 @@ def _ranks(ranked: Sequence[service.Applicant]) -> list[int]:
         tie = index and applicant.score == ranked[index - 1].score
         ranks.append(ranks[-1] if tie else index + 1)
     return ranks
+
+
+# -- what the group covers, the exports -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Line:
+    """A row of a coverage table: what is counted, and the count in each group."""
+
+    value: str
+    label: str
+    counts: tuple[int, ...]
+    offered: bool = True
+
+
+@dataclass(frozen=True)
+class ChoiceTable:
+    """A choice question across the groups shown: a line per answer, and per group the answers
+    nobody gives and how many gave none."""
+
+    question: str
+    label: str
+    several: bool
+    lines: list[Line]
+    missing: list[list[str]]
+    unanswered: list[int]
+
+
+def _choice_tables(groups: Sequence[service.Coverage]) -> list[ChoiceTable]:
+    """The choice questions, each group's counts side by side (an answer no longer offered
+    that only one group gave is counted 0 in the other)."""
+    tables = []
+    for index, first in enumerate(groups[0].choices):
+        answers: dict[str, service.ChoiceCount] = {}
+        for group in groups:
+            for count in group.choices[index].counts:
+                answers.setdefault(count.value, count)
+        lines = [
+            Line(v, c.label, tuple(g.choices[index].count(v) for g in groups), c.offered)
+            for v, c in answers.items()
+        ]
+        missing = [[c.label for c in g.choices[index].missing] for g in groups]
+        unanswered = [g.choices[index].unanswered for g in groups]
+        tables.append(
+            ChoiceTable(first.question, first.label, first.several, lines, missing, unanswered)
+        )
+    return tables
+
+
+def _organization_lines(groups: Sequence[service.Coverage]) -> list[Line]:
+    """The organisations of every group shown, the most represented first."""
+    names = {o.key: o.name for g in reversed(groups) for o in g.organizations}
+    counts = {
+        key: tuple(next((o.count for o in g.organizations if o.key == key), 0) for g in groups)
+        for key in names
+    }
+    order = sorted(names, key=lambda key: (-sum(counts[key]), names[key].lower()))
+    return [Line(key, names[key], counts[key]) for key in order]
+
+
+@bp.get("/communities/<slug>/applications/coverage")
+@login_required
+def coverage(slug: str) -> ResponseReturnValue:
+    """What the selected group (and the suggested one, when caps are given) covers and lacks:
+    the answers to each choice question, the organisations, the totals of number questions."""
+    community = community_or_404(slug)
+    session = db_session()
+    ranked = service.applicants(session, community.id)
+    form, suggested = _suggestion(ranked)
+    groups = [service.selected_group(ranked)]
+    titles = [_("Selected group")]
+    if suggested is not None:
+        by_id = {a.person_id: a for a in ranked}
+        groups.append([by_id[i] for i in suggested])
+        titles.append(_("Suggested group"))
+    covered = service.coverages(session, community.id, groups, _locale())
+    return render_template(
+        "applications/coverage.html",
+        community=community,
+        criteria=service.rubric(session, community.id),
+        applicants=ranked,
+        form=form,
+        suggested=suggested,
+        titles=titles,
+        groups=covered,
+        choice_tables=_choice_tables(covered),
+        organizations=_organization_lines(covered),
+        **_shared(),
+    )
+
+
+def _today(community: Community) -> str:
+    """Today's date where the community is, for the name of a file."""
+    try:
+        zone = ZoneInfo(community.timezone)
+    except (KeyError, ValueError):
+        zone = ZoneInfo("UTC")
+    return datetime.now(zone).date().isoformat()
+
+
+@bp.get("/communities/<slug>/applications/export.<any(csv, xlsx):kind>")
+@login_required
+def export(slug: str, kind: str) -> ResponseReturnValue:
+    """The applications and their scores, one row per applicant, as CSV or XLSX."""
+    community = community_or_404(slug)
+    headers, rows = service.export_rows(db_session(), community.id, _locale())
+    if kind == "csv":
+        data, mimetype = exports.to_csv(headers, rows), exports.CSV_MIMETYPE
+    else:
+        data = exports.to_xlsx(headers, rows, title=_("Applications"))
+        mimetype = exports.XLSX_MIMETYPE
+    filename = f"{community.slug}-applications-{_today(community)}.{kind}"
+    return Response(
+        data,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 # -- the rubric -----------------------------------------------------------------------------
