@@ -20,6 +20,7 @@ def register_blueprints(app: Flask, config: Config) -> None:
         labels,
         people,
         public,
+        questionnaires,
         respond,
     )
 
@@ -31,6 +32,7 @@ def register_blueprints(app: Flask, config: Config) -> None:
     app.register_blueprint(inbound.bp)
     app.register_blueprint(applications.bp)
     app.register_blueprint(public.bp)
+    app.register_blueprint(questionnaires.bp)
     if config.development:
         app.register_blueprint(devmail.bp)
     errors.register(app)
