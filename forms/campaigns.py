@@ -38,6 +38,10 @@ class NewCampaignForm(FlaskForm):
         _l("Kind of campaign"),
         choices=[
             SelectChoice("recruitment", _l("Recruitment: invite people to join the community")),
+            SelectChoice(
+                "application",
+                _l("Application: ask the interested people to fill in their application"),
+            ),
             SelectChoice("announcement", _l("Announcement: news for the people you choose")),
         ],
         default="recruitment",
@@ -47,7 +51,8 @@ class NewCampaignForm(FlaskForm):
         default="",
         description=_l(
             "People in this state in the community. By default: the prospects for a "
-            "recruitment, the members for an announcement."
+            "recruitment, the interested people for an application, the members for an "
+            "announcement."
         ),
     )
     responded = RadioField(

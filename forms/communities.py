@@ -39,6 +39,14 @@ class CommunityForm(FlaskForm):
         description=_l("One benefit per line; they lead every recruitment message."),
         validators=[DataRequired(), Length(max=5000)],
     )
+    commitment = TextAreaField(
+        _l("What taking part asks"),
+        description=_l(
+            "Time and rhythm, e.g. “About two hours a month: one meeting every six weeks "
+            "and an online exchange in between.” Shown on the public page."
+        ),
+        validators=[Optional(), Length(max=2000)],
+    )
     language = SelectField(
         _l("Language"), choices=[SelectChoice("fr", "Français"), SelectChoice("en", "English")]
     )

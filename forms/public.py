@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectField, StringField
+from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -27,6 +27,7 @@ class InterestForm(FlaskForm):
         _l("I agree to receive emails about this community. I can unsubscribe at any time."),
         validators=[DataRequired(_l("We can only write to you with your agreement."))],
     )
+    ref = HiddenField(validators=[Optional(), Length(max=24)])  # the referral code, if any
 
 
 class ConfirmForm(FlaskForm):

@@ -15,6 +15,7 @@ from typing import Any
 
 import dovecot as dovecot_server
 import pytest
+from browser import browser, live_server  # noqa: F401 - fixtures of the browser tests
 from sink import ACTIVE_PORTS, Sink
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url

@@ -1,32 +1,19 @@
-"""A prospect in a real browser: from the emailed link to the confirmation, by keyboard, with axe.
-
-Debian's Chromium (``/usr/bin/chromium``) is driven by Playwright against the app served by a
-Werkzeug server in a thread; nothing is downloaded at run time (axe-core ships with
-``axe-playwright-python``).
-"""
+"""A prospect in a real browser: from the emailed link to the confirmation, by keyboard, with axe
+(the browser and the live server are in ``tests/browser.py``)."""
 
 from __future__ import annotations
 
 import re
-import socket
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from flask import Flask
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from browser import BROWSER_MARKS, TIMEOUT_MS, LiveServer, assert_accessible, tab_to
+from playwright.sync_api import Browser, expect
 from sink import Sink
 from sqlalchemy import select
 from web_helpers import PASSWORD, seed
-from werkzeug.serving import BaseWSGIServer, make_server
 
-from webapp import create_app
-from webapp.config import Config
 from webapp.db import Database
 from webapp.models import Delivery, Membership, Person
 from webapp.services import campaigns
@@ -34,71 +21,7 @@ from webapp.services.inbound import pipeline, signed_address
 from workers.campaigns import drain_with
 from workers.inbound import process_with
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 10_000
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed"),
-]
-
-
-@dataclass
-class LiveServer:
-    """The app answering on a real port."""
-
-    app: Flask
-    config: Config
-    base_url: str
-
-
-@pytest.fixture
-def live_server(config: Config, smtp_sink: Sink) -> Iterator[LiveServer]:
-    """The app served by Werkzeug in a thread on a free port, its links pointing at that port."""
-    # Keep the probe socket bound and listening and hand it to the server: no race for the port.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        probe.listen()
-        port = int(probe.getsockname()[1])
-        base_url = f"http://127.0.0.1:{port}"
-        live_config = config.with_overrides(
-            smtp_url=smtp_sink.url, broker_url="memory://", base_url=base_url
-        )
-        app = create_app(live_config)
-        server: BaseWSGIServer = make_server(
-            "127.0.0.1", port, app, threaded=True, fd=probe.fileno()
-        )
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(app, live_config, base_url)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        app.extensions["amorce"].database.dispose()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, with nothing that reaches the network on its own."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+pytestmark = BROWSER_MARKS
 
 
 def personal_link(live: LiveServer, database: Database, sink: Sink) -> str:
@@ -118,23 +41,6 @@ def personal_link(live: LiveServer, database: Database, sink: Sink) -> str:
     assert match, "no personal link in the text part of Anne's email"
     assert match.group(1) == live.base_url, "the link does not point at the live server"
     return match.group(0)
-
-
-def assert_accessible(page: Page, what: str) -> None:
-    """axe-core finds no violation on the page as it stands."""
-    results = Axe().run(page)
-    assert results.violations_count == 0, f"axe on {what}:\n{results.generate_report()}"
-
-
-def tab_to(page: Page, selector: str, *, limit: int = 15) -> None:
-    """Press Tab until the element matching ``selector`` has the focus."""
-    target = page.locator(selector)
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if target.evaluate("element => element === document.activeElement"):
-            return
-    focused = page.evaluate("document.activeElement && document.activeElement.outerHTML")
-    pytest.fail(f"{selector} never got the focus with Tab (focus on {focused})")
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)

@@ -81,6 +81,7 @@ def communities_group() -> None:
 @click.option("--domain", default="", help="The domain of practice.")
 @click.option("--description", default="")
 @click.option("--benefit", "benefits", multiple=True, help="A benefit of taking part (repeat).")
+@click.option("--commitment", default="", help="What taking part asks: time and rhythm.")
 @click.option("--timezone", default="America/Toronto")
 @click.option("--sender-name", default="")
 @click.option("--organization", default="")
@@ -100,6 +101,7 @@ def communities_create(ctx: Context, name: str, slug: str, **options: Any) -> No
         domain=options["domain"],
         description=options["description"],
         benefits=list(options["benefits"]),
+        commitment=options["commitment"],
         timezone=options["timezone"],
         sender_name=options["sender_name"] or name,
         organization=options["organization"] or config.organization,

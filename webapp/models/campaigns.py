@@ -17,6 +17,7 @@ class CampaignKind(enum.StrEnum):
 
     RECRUITMENT = "recruitment"
     APPLICATION = "application"
+    DECISION = "decision"  # selected, waitlisted or declined: the audience's state says which
     AVAILABILITY = "availability"
     INVITATION = "invitation"
     CHARTER = "charter"

@@ -31,6 +31,8 @@ class Community(Base):
     domain: Mapped[str] = mapped_column(String(300), default="")
     description: Mapped[str] = mapped_column(Text, default="")
     benefits: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # What taking part asks: time, rhythm (shown on the public page and in recruitment emails).
+    commitment: Mapped[str] = mapped_column(Text, default="")
     language: Mapped[str] = mapped_column(String(5), default="fr")
     timezone: Mapped[str] = mapped_column(String(64), default="America/Toronto")
     stage: Mapped[str] = mapped_column(String(20), default=Stage.RECRUITING)

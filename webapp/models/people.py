@@ -86,6 +86,10 @@ class Membership(Base):
     source: Mapped[str] = mapped_column(String(20), default=Source.LIST)
     participation_level: Mapped[str] = mapped_column(String(20), default="")
     referred_by_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), default=None)
+    # The secret part of this person's referral link, made the first time it is shown.
+    referral_code: Mapped[str | None] = mapped_column(
+        String(24), unique=True, index=True, default=None
+    )
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

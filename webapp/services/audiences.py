@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from webapp.models import (
     Campaign,
+    CampaignKind,
     ConsentRecord,
     Delivery,
     DeliveryState,
@@ -100,7 +101,36 @@ def _audience(campaign: Campaign, *columns: Any) -> Select[Any]:
             .where(Questionnaire.community_id == community_id, Questionnaire.kind == kind)
         )
         query = query.where(Person.id.in_(responded) if wanted else Person.id.not_in(responded))
+    if campaign.kind == CampaignKind.DECISION:
+        told = told_people(community_id, campaign.audience_state, besides=campaign.id)
+        query = query.where(Person.id.not_in(told))
     return query
+
+
+# An outbox row in these states has been, or may still be, sent.
+TOLD_STATES = (
+    DeliveryState.PENDING,
+    DeliveryState.SENDING,
+    DeliveryState.SENT,
+    DeliveryState.UNKNOWN,
+)
+
+
+def told_people(community_id: int, decision: str, *, besides: int | None = None) -> Select[Any]:
+    """The people a decision campaign of the community (other than ``besides``) already tells
+    ``decision``: a decision is told once, whatever campaign is made for it."""
+    return (
+        select(Delivery.person_id)
+        .join(Campaign, Campaign.id == Delivery.campaign_id)
+        .where(
+            Campaign.community_id == community_id,
+            Campaign.kind == CampaignKind.DECISION,
+            Campaign.audience_state == decision,
+            Campaign.id != (besides or 0),
+            Delivery.step == 0,
+            Delivery.state.in_(TOLD_STATES),
+        )
+    )
 
 
 def plan_for(session: Session, campaign: Campaign) -> AudiencePlan:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,37 +36,79 @@ from .errors import N_, DomainError, NotFound
 
 DEFAULT_AUDIENCE = {
     CampaignKind.RECRUITMENT: MembershipState.PROSPECT,
+    CampaignKind.APPLICATION: MembershipState.INTERESTED,
+    CampaignKind.DECISION: MembershipState.SELECTED,
     CampaignKind.ANNOUNCEMENT: MembershipState.MEMBER,
 }
-SUPPORTED_KINDS = (CampaignKind.RECRUITMENT, CampaignKind.ANNOUNCEMENT)
+SUPPORTED_KINDS = (
+    CampaignKind.RECRUITMENT,
+    CampaignKind.APPLICATION,
+    CampaignKind.DECISION,
+    CampaignKind.ANNOUNCEMENT,
+)
+# A decision campaign tells each decision to the people who got it.
+DECISION_AUDIENCES = (
+    MembershipState.SELECTED,
+    MembershipState.WAITLISTED,
+    MembershipState.DECLINED,
+)
 MAX_REMINDERS = 5
 COUNT_STATES = tuple(s.value for s in DeliveryState)
 
 
-def default_content(kind: str) -> dict[str, dict[str, str]]:
-    """The shipped subject and message of a campaign kind, per language."""
+def default_content(kind: str, audience: str = "") -> dict[str, dict[str, str]]:
+    """The shipped subject and message of a campaign kind, per language (for a decision, the
+    one of the decision its ``audience`` got)."""
     if kind not in SUPPORTED_KINDS:
         raise DomainError(N_("Campaigns of kind %(kind)s are not available yet."), kind=kind)
     content = {}
     for locale in LOCALES:
         gettext = translations_for(locale).gettext
         if kind == CampaignKind.RECRUITMENT:
-            content[locale] = {
-                "subject": gettext("Join the community “{{ community }}”"),
-                "message": gettext(
-                    "We are starting a community of practice, **{{ community }}**, and we think "
-                    "your experience would make a difference. Taking part is voluntary: you "
-                    "choose how much you get involved."
-                ),
-            }
+            subject = gettext("Join the community “{{ community }}”")
+            message = gettext(
+                "We are starting a community of practice, **{{ community }}**, and we think "
+                "your experience would make a difference. Taking part is voluntary: you "
+                "choose how much you get involved."
+            )
+        elif kind == CampaignKind.APPLICATION:
+            subject = gettext("Your application to “{{ community }}”")
+            message = gettext(
+                "Thank you for your interest in **{{ community }}**. To form a founding group "
+                "that covers the expertise and skills the community needs, we ask everyone a "
+                "few questions: your areas of expertise, your skills, the time you can give "
+                "and how you would like to take part. It takes about ten minutes."
+            )
+        elif kind == CampaignKind.DECISION:
+            subject, message = _decision_text(gettext, audience or MembershipState.SELECTED)
         else:
-            content[locale] = {
-                "subject": gettext("News from the community “{{ community }}”"),
-                "message": gettext(
-                    "Hello {{ first_name }},\n\nHere is some news from **{{ community }}**."
-                ),
-            }
+            subject = gettext("News from the community “{{ community }}”")
+            message = gettext(
+                "Hello {{ first_name }},\n\nHere is some news from **{{ community }}**."
+            )
+        content[locale] = {"subject": subject, "message": message}
     return content
+
+
+def _decision_text(gettext: Callable[[str], str], decision: str) -> tuple[str, str]:
+    if decision == MembershipState.SELECTED:
+        return gettext("You are selected for “{{ community }}”"), gettext(
+            "Good news: the coordinators selected you for the founding group of "
+            "**{{ community }}**. Your expertise and your skills will count from the very "
+            "first meeting. Please confirm that you join, so that we can plan the founding "
+            "meeting with you."
+        )
+    if decision == MembershipState.WAITLISTED:
+        return gettext("Your application to “{{ community }}”: waiting list"), gettext(
+            "Thank you for your application to **{{ community }}**. The founding group is "
+            "full for now, and you are on the waiting list: if a seat frees up, we will offer "
+            "it to you first, in the order of the ranking."
+        )
+    return gettext("Your application to “{{ community }}”"), gettext(
+        "Thank you for your application to **{{ community }}** and for the time you gave it. "
+        "We could not offer you a seat in the founding group this time. The community will "
+        "open to more people later on: we will be glad to hear from you then."
+    )
 
 
 def check_content(content: dict[str, dict[str, str]]) -> dict[str, str]:
@@ -157,7 +200,11 @@ def create_campaign(
     audience = audience_state or DEFAULT_AUDIENCE[CampaignKind(kind)]
     if audience not in set(MembershipState):
         raise DomainError(N_("Unknown audience state %(state)s."), state=audience)
-    body = content or default_content(kind)
+    if kind == CampaignKind.DECISION and audience not in DECISION_AUDIENCES:
+        raise DomainError(
+            N_("A decision campaign goes to the selected, waitlisted or declined people.")
+        )
+    body = content or default_content(kind, audience)
     _raise_errors(check_content(body))
     campaign = Campaign(
         community_id=community_id,

@@ -35,6 +35,7 @@ class CommunityData:
     domain: str = ""
     description: str = ""
     benefits: list[str] = field(default_factory=list)
+    commitment: str = ""
     timezone: str = "America/Toronto"
     sender_name: str = ""
     organization: str = ""
@@ -103,6 +104,7 @@ def _values(data: CommunityData) -> dict[str, object]:
     values = dict(data.__dict__)
     values["benefits"] = [b.strip() for b in data.benefits if b.strip()]
     values["name"] = data.name.strip()
+    values["commitment"] = data.commitment.strip()
     return values
 
 

@@ -68,6 +68,10 @@ def seed_demo(session: Session) -> DemoLogin:
                     "Rester à jour sur les outils et la recherche, sans y passer vos soirées",
                     "Faire reconnaître votre expertise dans votre établissement",
                 ],
+                commitment=(
+                    "Environ deux heures par mois : une rencontre en ligne toutes les six "
+                    "semaines, et des échanges entre-temps au rythme de chacun."
+                ),
                 sender_name="Coordination de la CoP pédagogie numérique",
                 organization="Université de démonstration",
                 postal_address="2325, rue de l'Université, Québec (Québec) G1V 0A6, Canada",

@@ -43,6 +43,8 @@ from .inbound.addresses import signed_address
 TEMPLATES = {
     CampaignKind.RECRUITMENT: "recruitment",
     CampaignKind.ANNOUNCEMENT: "announcement",
+    CampaignKind.APPLICATION: "application",
+    CampaignKind.DECISION: "decision",
 }
 
 
@@ -89,6 +91,8 @@ def _message_values(
         "first_name": first_name,
         "community_name": community.name,
         "benefits": list(community.benefits or []),
+        "commitment": community.commitment,
+        "decision": ctx.campaign.audience_state,
         "message_text": message,
         "message_html": markdown_to_html(message),
         "link": link,

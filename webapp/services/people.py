@@ -19,6 +19,7 @@ from webapp.models import (
 )
 
 from .errors import N_, DomainError, NotFound
+from .referrals import referral_counts
 from .suppressions import email_hash, suppress, suppressed_hashes
 
 
@@ -65,6 +66,8 @@ class PersonRow:
     participation_level: str
     suppressed: bool
     consent: str
+    referred_by: str = ""  # the email of whoever brought them
+    referrals: int = 0  # how many people they brought
 
     def as_dict(self) -> dict[str, object]:
         """The row as the CLI and the CSV export print it."""
@@ -80,6 +83,8 @@ class PersonRow:
             "participation_level": self.participation_level,
             "suppressed": "true" if self.suppressed else "false",
             "consent": self.consent,
+            "referred_by": self.referred_by,
+            "referrals": self.referrals,
         }
 
 
@@ -95,6 +100,8 @@ LIST_COLUMNS = (
     "participation_level",
     "suppressed",
     "consent",
+    "referred_by",
+    "referrals",
 )
 
 
@@ -124,6 +131,15 @@ def list_people(
     )
     if state is not None:
         query = query.where(Membership.state == state)
+    referrers = {
+        person_id: email
+        for person_id, email in session.execute(
+            select(Membership.person_id, Person.email)
+            .join(Person, Person.id == Membership.referred_by_id)
+            .where(Membership.community_id == community_id)
+        )
+    }
+    brought = referral_counts(session, community_id)
     for membership, person in session.execute(query):
         yield PersonRow(
             person.id,
@@ -138,6 +154,8 @@ def list_people(
             membership.participation_level,
             email_hash(session, person.email) in hashes,
             consents.get(person.id, ""),
+            referrers.get(person.id, ""),
+            brought.get(person.id, 0),
         )
 
 

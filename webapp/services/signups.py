@@ -58,6 +58,7 @@ class SignupData:
     language: str = ""
     organization: str = ""
     consent: bool = False
+    referred_by_id: int | None = None  # who shared the link the person came by
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,15 @@ def request_signup(session: Session, community_id: int, data: SignupData) -> Sig
         )
     )
     if membership is None:
-        session.add(Membership(community_id=community_id, person_id=person.id, source=Source.SELF))
+        referred = data.referred_by_id is not None and data.referred_by_id != person.id
+        session.add(
+            Membership(
+                community_id=community_id,
+                person_id=person.id,
+                source=Source.REFERRAL if referred else Source.SELF,
+                referred_by_id=data.referred_by_id if referred else None,
+            )
+        )
     language = person.language or data.language
     if suppressions.is_suppressed(session, community_id, email) or _recently_mailed(
         session, community_id, person.id
@@ -194,18 +203,22 @@ def confirm_signup(session: Session, token: str, *, source: str) -> tokens.Token
     return grant
 
 
-def confirmation_message(
-    config: Config, renderer: EmailRenderer, community: Community, request: SignupRequest
+def _personal_message(
+    config: Config,
+    renderer: EmailRenderer,
+    community: Community,
+    template: str,
+    to: tuple[str, str],
+    values: dict[str, object],
 ) -> OutgoingMessage:
-    """The double opt-in email, in the person's language (the community's otherwise)."""
-    assert request.token is not None
-    locale = pick_locale(request.language, community.language)
+    """A one-off email to one person (address, language), outside any campaign."""
+    email, language = to
+    locale = pick_locale(language, community.language)
     rendered = renderer.render(
-        "signup_confirmation",
+        template,
         locale,
         {
             "community_name": community.name,
-            "link": f"{config.base_url}/c/confirm/{request.token}",
             "subject": "",
             "sender": {
                 "name": community.sender_name or community.name,
@@ -213,13 +226,60 @@ def confirmation_message(
                 "postal_address": community.postal_address,
                 "contact_email": community.contact_email,
             },
+            **values,
         },
     )
     sender = envelope_address(config.mail_from)
     return build_message(
         rendered,
         from_header=address_header(community.sender_name or community.name, sender),
-        to_header=request.email,
+        to_header=email,
         headers={"Auto-Submitted": "auto-generated"},
         message_id_domain=sender.rpartition("@")[2] or "localhost",
+    )
+
+
+def confirmation_message(
+    config: Config, renderer: EmailRenderer, community: Community, request: SignupRequest
+) -> OutgoingMessage:
+    """The double opt-in email, in the person's language (the community's otherwise)."""
+    assert request.token is not None
+    return _personal_message(
+        config,
+        renderer,
+        community,
+        "signup_confirmation",
+        (request.email, request.language),
+        {"link": f"{config.base_url}/c/confirm/{request.token}"},
+    )
+
+
+def application_link(
+    session: Session, community_id: int, person_id: int, lifetime_days: int
+) -> str:
+    """A personal link to the application, given once the person confirmed their interest."""
+    return tokens.issue_token(
+        session,
+        person_id=person_id,
+        community_id=community_id,
+        purpose=TokenPurpose.RESPOND,
+        lifetime_days=lifetime_days,
+    )
+
+
+def application_link_message(
+    config: Config, renderer: EmailRenderer, community: Community, person: Person, token: str
+) -> OutgoingMessage:
+    """The email that keeps the personal link to the application, to come back to it."""
+    return _personal_message(
+        config,
+        renderer,
+        community,
+        "application_link",
+        (person.email, person.language),
+        {
+            "first_name": person.first_name,
+            "link": f"{config.base_url}/r/{token}",
+            "unsubscribe_url": f"{config.base_url}/u/{token}",
+        },
     )

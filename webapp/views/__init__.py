@@ -11,9 +11,11 @@ def register_blueprints(app: Flask, config: Config) -> None:
     """Attach every blueprint; the mailbox only in development."""
     from . import (
         applications,
+        apply,
         auth,
         campaigns,
         communities,
+        decisions,
         devmail,
         errors,
         inbound,
@@ -29,10 +31,12 @@ def register_blueprints(app: Flask, config: Config) -> None:
     app.register_blueprint(people.bp)
     app.register_blueprint(campaigns.bp)
     app.register_blueprint(respond.bp)
+    app.register_blueprint(apply.bp)
     app.register_blueprint(inbound.bp)
     app.register_blueprint(applications.bp)
-    app.register_blueprint(public.bp)
     app.register_blueprint(questionnaires.bp)
+    app.register_blueprint(decisions.bp)
+    app.register_blueprint(public.bp)
     if config.development:
         app.register_blueprint(devmail.bp)
     errors.register(app)

@@ -38,7 +38,12 @@ from .labels import CAMPAIGN_STATES, STATES
 bp = Blueprint("campaigns", __name__, url_prefix="/communities/<slug>/campaigns")
 
 PREVIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
-KIND_NAMES = {"recruitment": _l("Recruitment"), "announcement": _l("Announcement")}
+KIND_NAMES = {
+    "recruitment": _l("Recruitment"),
+    "application": _l("Application"),
+    "decision": _l("Decision"),
+    "announcement": _l("Announcement"),
+}
 
 
 def campaign_or_404(slug: str, campaign_id: int) -> tuple[Community, Campaign]:

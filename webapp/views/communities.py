@@ -55,6 +55,7 @@ def _data(form: CommunityForm) -> service.CommunityData:
         domain=form.domain.data or "",
         description=form.description.data or "",
         benefits=form.benefit_list(),
+        commitment=form.commitment.data or "",
         timezone=form.timezone.data or "America/Toronto",
         sender_name=form.sender_name.data or "",
         organization=form.organization.data or "",

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from forms.public import ConfirmForm, InterestForm
 from webapp.extensions import db_session, limiter, state
-from webapp.mail import NotSent, SmtpConnection, envelope_address
-from webapp.models import Community, Stage, TokenPurpose
-from webapp.services import communities, signups, tokens
+from webapp.mail import NotSent, OutgoingMessage, SmtpConnection, envelope_address
+from webapp.models import Community, Person, Stage, TokenPurpose
+from webapp.services import apply, communities, referrals, signups, tokens
 from webapp.services.errors import DomainError, InvalidToken, NotFound
 
 from .errors import error_text
@@ -38,16 +38,22 @@ def _community(slug: str) -> Community:
 def page(slug: str) -> ResponseReturnValue:
     """The community, what it offers, and the form for people nobody invited."""
     community = _community(slug)
-    form = InterestForm(formdata=None, language=str(get_locale() or "fr"))
+    form = InterestForm(
+        formdata=None, language=str(get_locale() or "fr"), ref=request.args.get("ref", "")
+    )
     return _render(community, form)
 
 
 def _render(community: Community, form: InterestForm, status: int = 200) -> ResponseReturnValue:
+    referrer = referrals.referrer(db_session(), community.id, form.ref.data or "")
+    if referrer is None:
+        form.ref.data = ""
     return (
         render_template(
             "public/community.html",
             community=community,
             form=form,
+            referrer=referrer,
             open_for_interest=community.stage in (Stage.RECRUITING, Stage.SELECTING),
         ),
         status,
@@ -69,36 +75,49 @@ def interested(slug: str) -> ResponseReturnValue:
         language=form.language.data or "",
         organization=form.organization.data or "",
         consent=bool(form.consent.data),
+        referred_by_id=_referrer_id(community, form.ref.data or ""),
     )
     errors = signups.check_signup(data)
     if errors:
         for name, message in errors.items():
             form[name].errors = [*form[name].errors, _(message)]
         return _render(community, form, 400)
-    session = db_session()
+    db = db_session()
     try:
-        signup = signups.request_signup(session, community.id, data)
+        signup = signups.request_signup(db, community.id, data)
     except DomainError as exc:
         form.email.errors = [*form.email.errors, error_text(exc)]
         return _render(community, form, 400)
-    session.commit()
+    db.commit()
     if signup.token is not None:
         app_state = state()
         confirmation = signups.confirmation_message(
             app_state.config, app_state.renderer, community, signup
         )
-        try:
-            with SmtpConnection.for_config(app_state.config) as connection:
-                sender = envelope_address(app_state.config.mail_from)
-                connection.send(confirmation, sender, signup.email)
-        except (NotSent, OSError) as exc:
-            log.warning("confirmation to a new prospect not sent: %s", exc)
+        if not _send(confirmation, signup.email):
             flash(
                 _("We could not send the email just now. Please try again in a few minutes."),
                 "error",
             )
             return _render(community, form, 503)
     return redirect(url_for("public.check", slug=community.slug), code=303)
+
+
+def _referrer_id(community: Community, code: str) -> int | None:
+    person = referrals.referrer(db_session(), community.id, code)
+    return person.id if person is not None else None
+
+
+def _send(message: OutgoingMessage, to: str) -> bool:
+    """Send one email now; False (logged) when the server is not reachable or refuses it."""
+    config = state().config
+    try:
+        with SmtpConnection.for_config(config) as connection:
+            connection.send(message, envelope_address(config.mail_from), to)
+    except (NotSent, OSError) as exc:
+        log.warning("a personal email was not sent: %s", exc)
+        return False
+    return True
 
 
 @bp.get("/c/<slug>/check")
@@ -125,11 +144,26 @@ def confirm_page(token: str) -> ResponseReturnValue:
 @limiter.limit(lambda: state().config.token_rate_limit)
 def confirm(token: str) -> ResponseReturnValue:
     """The person confirms: their interest is recorded with their express consent."""
-    session = db_session()
+    db = db_session()
     try:
-        grant = signups.confirm_signup(session, token, source="public-page")
+        grant = signups.confirm_signup(db, token, source="public-page")
     except InvalidToken:
         return invalid_link()
-    session.commit()
-    community = session.get(Community, grant.community_id)
-    return render_template("public/confirmed.html", community=community)
+    db.commit()
+    community = db.get(Community, grant.community_id)
+    person = db.get(Person, grant.person_id)
+    assert community is not None and person is not None
+    if not apply.accepts_applications(community):
+        return render_template("public/confirmed.html", community=community, applying=False)
+    # The next step is the application: this browser goes straight to it, and the link is
+    # mailed so that the person can finish it later, from any device.
+    config = state().config
+    link = signups.application_link(db, community.id, person.id, config.token_lifetime_days)
+    db.commit()
+    respond_grant = tokens.resolve_token(db, link, TokenPurpose.RESPOND)
+    session["respondent"] = {"token_id": respond_grant.token_id}
+    message = signups.application_link_message(config, state().renderer, community, person, link)
+    mailed = _send(message, person.email)
+    return render_template(
+        "public/confirmed.html", community=community, applying=True, mailed=mailed
+    )

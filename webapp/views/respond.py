@@ -14,7 +14,7 @@ from flask_babel import get_locale
 from forms.questionnaires import answers_from_form, build_form_class, form_data, localised
 from webapp.extensions import csrf, db_session, limiter, state
 from webapp.models import Community, Person, QuestionnaireKind, TokenPurpose
-from webapp.services import people, questionnaires, suppressions, tokens
+from webapp.services import apply, people, questionnaires, suppressions, tokens
 from webapp.services.errors import InvalidToken
 
 bp = Blueprint("respond", __name__)
@@ -29,7 +29,7 @@ def invalid_link() -> tuple[str, int]:
     return render_template("respond/invalid.html"), 404
 
 
-def _respondent() -> tokens.TokenGrant | None:
+def respondent() -> tokens.TokenGrant | None:
     held = session.get("respondent")
     if not isinstance(held, dict) or "token_id" not in held:
         return None
@@ -83,9 +83,14 @@ def _form(community: Community, grant: tokens.TokenGrant, formdata: Any = None) 
 @bp.get("/respond")
 def page() -> ResponseReturnValue:
     """The community's page with its benefits and the interest questionnaire."""
-    grant = _respondent()
+    grant = respondent()
     if grant is None:
         return invalid_link()
+    step = apply.step_for(db_session(), grant.community_id, grant.person_id, grant.delivery_id)
+    if step == apply.Step.APPLICATION:
+        return redirect(url_for("apply.page"), code=303)
+    if step == apply.Step.STATUS:
+        return redirect(url_for("apply.status"), code=303)
     ctx = _context(grant)
     questionnaire, form, saved = _form(ctx["community"], grant)
     suppressed = suppressions.is_suppressed(db_session(), grant.community_id, ctx["person"].email)
@@ -105,7 +110,7 @@ def page() -> ResponseReturnValue:
 @csrf.exempt
 def answer() -> ResponseReturnValue:
     """Save the questionnaire; on any error the page comes back with every answer kept."""
-    grant = _respondent()
+    grant = respondent()
     if grant is None:
         return invalid_link()
     ctx = _context(grant)
@@ -134,7 +139,7 @@ def answer() -> ResponseReturnValue:
 @bp.post("/respond/not-now")
 def not_now() -> ResponseReturnValue:
     """The person is not interested for now."""
-    grant = _respondent()
+    grant = respondent()
     if grant is None:
         return invalid_link()
     db = db_session()
@@ -146,7 +151,7 @@ def not_now() -> ResponseReturnValue:
 @bp.post("/respond/unsubscribe")
 def unsubscribe() -> ResponseReturnValue:
     """Stop every message from this community to this person."""
-    grant = _respondent()
+    grant = respondent()
     if grant is None:
         return invalid_link()
     db = db_session()
@@ -158,10 +163,16 @@ def unsubscribe() -> ResponseReturnValue:
 @bp.get("/respond/done/<outcome>")
 def done(outcome: str) -> ResponseReturnValue:
     """The confirmation after an answer."""
-    grant = _respondent()
+    grant = respondent()
     if grant is None or outcome not in ("interested", "not_now", "unsubscribed"):
         return invalid_link()
-    return render_template("respond/done.html", outcome=outcome, **_context(grant))
+    ctx = _context(grant)
+    return render_template(
+        "respond/done.html",
+        outcome=outcome,
+        applications_open=outcome == "interested" and apply.accepts_applications(ctx["community"]),
+        **ctx,
+    )
 
 
 @bp.get("/u/<token>")

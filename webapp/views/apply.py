@@ -1,0 +1,269 @@
+"""The person's side of an application, reached through their personal link: the form saved as
+they go, the application sent, and their answer once the coordinators decided.
+
+Every write of the form carries ``resume``, the link's grant signed by the server: it stands for
+both the session and the CSRF token, so an answer typed while the session or the token expired is
+still saved (nothing is lost), and no other site can post it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from forms.public import ConfirmForm
+from forms.questionnaires import answers_from_form, build_form_class, form_data, localised
+from webapp.extensions import csrf, db_session, state
+from webapp.models import Community, MembershipState, Person
+from webapp.services import apply, referrals, tokens
+from webapp.services.errors import DomainError, InvalidToken
+
+from .errors import error_text
+from .respond import invalid_link, respondent
+
+bp = Blueprint("apply", __name__)
+RESUME_SALT = "amorce.application.resume"
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(str(current_app.secret_key), salt=RESUME_SALT)
+
+
+def resume_value(grant: tokens.TokenGrant) -> str:
+    """The signed grant a form posts back as ``resume``."""
+    return str(_serializer().dumps(grant.token_id))
+
+
+def _posted_grant() -> tokens.TokenGrant | None:
+    """The grant a form write carries; the session is re-made from it when it expired."""
+    try:
+        token_id = _serializer().loads(request.form.get("resume", ""))
+        grant = tokens.grant_for_id(db_session(), int(token_id))
+    except (BadSignature, InvalidToken, TypeError, ValueError):
+        return None
+    session["respondent"] = {"token_id": grant.token_id}
+    return grant
+
+
+def referral_link(community: Community, person_id: int) -> str | None:
+    """The person's link to bring colleagues, when they are far enough along to have one."""
+    db = db_session()
+    if not referrals.can_refer(db, community.id, person_id):
+        return None
+    code = referrals.referral_code(db, community.id, person_id)
+    db.commit()
+    return f"{state().config.base_url}/c/{community.slug}?ref={code}"
+
+
+def _people(grant: tokens.TokenGrant) -> tuple[Community, Person]:
+    db = db_session()
+    community = db.get(Community, grant.community_id)
+    person = db.get(Person, grant.person_id)
+    if community is None or person is None:
+        abort(404)
+    return community, person
+
+
+def _locale() -> str:
+    return str(get_locale() or "fr")
+
+
+def _form(draft: apply.Draft, formdata: Any = None) -> Any:
+    form_class = build_form_class(draft.questionnaire.definition, _locale())
+    return form_class(formdata=formdata, data=form_data(draft.answers), meta={"csrf": False})
+
+
+def _render(grant: tokens.TokenGrant, draft: apply.Draft, form: Any, status: int = 200) -> Any:
+    community, person = _people(grant)
+    return render_template(
+        "apply/page.html",
+        community=community,
+        person=person,
+        draft=draft,
+        form=form,
+        resume=resume_value(grant),
+        definition=draft.questionnaire.definition,
+        localised=localised,
+        locale=_locale(),
+    ), status
+
+
+@bp.get("/respond/application")
+def page() -> ResponseReturnValue:
+    """The application form, with what the person saved last time."""
+    grant = respondent()
+    if grant is None:
+        return invalid_link()
+    db = db_session()
+    step = apply.step_for(db, grant.community_id, grant.person_id, grant.delivery_id)
+    if step == apply.Step.STATUS:
+        return redirect(url_for("apply.status"), code=303)
+    community, _person = _people(grant)
+    if step != apply.Step.APPLICATION and not apply.accepts_applications(community):
+        return redirect(url_for("respond.page"), code=303)
+    draft = apply.draft(db, grant.community_id, grant.person_id)
+    db.commit()  # the questionnaire, made on first use
+    return _render(grant, draft, _form(draft))
+
+
+@bp.post("/respond/application")
+@csrf.exempt  # ``resume`` is the proof (see the module's docstring)
+def answer() -> ResponseReturnValue:
+    """Save for later, or send: a refused send keeps every answer, on the page and saved."""
+    grant = _posted_grant()
+    if grant is None:
+        return invalid_link()
+    db = db_session()
+    draft = apply.draft(db, grant.community_id, grant.person_id)
+    form = _form(draft, formdata=request.form)
+    definition = draft.questionnaire.definition
+    sending = request.form.get("action") == "send"
+    try:
+        if sending and form.validate():
+            apply.submit(
+                db, grant.community_id, grant.person_id, answers_from_form(form, definition)
+            )
+            db.commit()
+            return redirect(url_for("apply.sent"), code=303)
+        if not draft.sent:
+            apply.save_draft(
+                db, grant.community_id, grant.person_id, answers_from_form(form, definition)
+            )
+            db.commit()
+    except DomainError as exc:
+        db.rollback()
+        flash(error_text(exc), "error")
+        return redirect(url_for("respond.page"), code=303)
+    if sending:
+        return _render(grant, apply.draft(db, grant.community_id, grant.person_id), form, 400)
+    flash(
+        _(
+            "Your answers are saved. To come back, use the link in your email: it opens your "
+            "application on any device."
+        ),
+        "success",
+    )
+    return redirect(url_for("apply.page"), code=303)
+
+
+@bp.post("/respond/application/autosave")
+@csrf.exempt  # ``resume`` is the proof (see the module's docstring)
+def autosave() -> ResponseReturnValue:
+    """What the page's script posts while the person types: the draft, never checked."""
+    grant = _posted_grant()
+    if grant is None:
+        return jsonify({"saved": False}), 403
+    db = db_session()
+    draft = apply.draft(db, grant.community_id, grant.person_id)
+    form = _form(draft, formdata=request.form)
+    try:
+        saved_at = apply.save_draft(
+            db,
+            grant.community_id,
+            grant.person_id,
+            answers_from_form(form, draft.questionnaire.definition),
+        )
+    except DomainError as exc:
+        db.rollback()
+        return jsonify({"saved": False, "error": error_text(exc)}), 409
+    db.commit()
+    return jsonify({"saved": True, "saved_at": saved_at.isoformat()})
+
+
+@bp.get("/respond/application/sent")
+def sent() -> ResponseReturnValue:
+    """The application is sent: what happens next, and a link to bring colleagues."""
+    grant = respondent()
+    if grant is None:
+        return invalid_link()
+    community, person = _people(grant)
+    return render_template(
+        "apply/sent.html",
+        community=community,
+        person=person,
+        referral_link=referral_link(community, person.id),
+    )
+
+
+@bp.get("/respond/status")
+def status() -> ResponseReturnValue:
+    """Where the person stands once the coordinators decided, with what they can answer."""
+    grant = respondent()
+    if grant is None:
+        return invalid_link()
+    community, person = _people(grant)
+    db = db_session()
+    membership_state = apply.membership_state(db, community.id, person.id)
+    return render_template(
+        "apply/status.html",
+        community=community,
+        person=person,
+        state=membership_state,
+        states=MembershipState,
+        form=ConfirmForm(),
+        referral_link=referral_link(community, person.id),
+    )
+
+
+@bp.post("/respond/status/confirm")
+def confirm() -> ResponseReturnValue:
+    """A selected person confirms they join the community."""
+    grant = respondent()
+    if grant is None:
+        return invalid_link()
+    db = db_session()
+    try:
+        apply.confirm_membership(db, grant.community_id, grant.person_id)
+    except DomainError as exc:
+        db.rollback()
+        flash(error_text(exc), "error")
+        return redirect(url_for("apply.status"), code=303)
+    db.commit()
+    flash(_("Welcome! You are now a member of the community."), "success")
+    return redirect(url_for("apply.status"), code=303)
+
+
+@bp.get("/respond/withdraw")
+def withdraw_page() -> ResponseReturnValue:
+    """Ask before withdrawing: the seat goes to someone else."""
+    grant = respondent()
+    if grant is None:
+        return invalid_link()
+    community, person = _people(grant)
+    return render_template(
+        "apply/withdraw.html", community=community, person=person, form=ConfirmForm()
+    )
+
+
+@bp.post("/respond/withdraw")
+def withdraw() -> ResponseReturnValue:
+    """The person can no longer take part."""
+    grant = respondent()
+    if grant is None:
+        return invalid_link()
+    db = db_session()
+    try:
+        apply.withdraw(db, grant.community_id, grant.person_id)
+    except DomainError as exc:
+        db.rollback()
+        flash(error_text(exc), "error")
+        return redirect(url_for("respond.page"), code=303)
+    db.commit()
+    community, _person = _people(grant)
+    return render_template("apply/withdrawn.html", community=community)
