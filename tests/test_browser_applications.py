@@ -246,14 +246,27 @@ def test_every_page_of_an_applicant_passes_axe(
         page.locator("button[name=action][value=send]").click()  # nothing filled: refused
     expect(page.locator(".error-summary")).to_be_visible()
     assert_accessible(page, f"the application form with errors ({locale})")
+    page.locator("textarea[name=question_motivation]").fill("Learn")
+    page.locator("textarea[name=question_expertise]").fill("Assessment")
+    page.locator("input[name=question_expertise_level][value=expert]").check()
+    page.locator("input[name=question_hours_per_month]").fill("4")
+    page.locator("input[name=question_participation_level][value=active]").check()
+    with page.expect_navigation():
+        page.locator("button[name=action][value=send]").click()
+    assert page.url.endswith("/respond/application/sent")
+    assert_accessible(page, f"the application sent page ({locale})")
     lea = person_id(database, "lea@example.org")
-    with database.session() as session:
-        membership = session.scalars(select(Membership).where(Membership.person_id == lea)).one()
-        membership.state = MembershipState.SELECTED
-        session.commit()
-    page.goto(f"{live_server.base_url}/respond")
-    assert page.url.endswith("/respond/status")
-    assert_accessible(page, f"the selected page ({locale})")
+    for state in ("waitlisted", "declined", "selected"):
+        set_state(database, lea, state)
+        page.goto(f"{live_server.base_url}/respond")
+        assert page.url.endswith("/respond/status")
+        assert_accessible(page, f"the {state} page ({locale})")
+    with page.expect_navigation():
+        page.locator("form[action$='/respond/status/confirm'] button").click()
+    expect(page.locator("#referral-link")).to_be_visible()
+    assert_accessible(page, f"the member page ({locale})")
+    assert state_of(database, "lea@example.org") == "member"
+    set_state(database, lea, "selected")
     page.goto(f"{live_server.base_url}/respond/withdraw")
     assert_accessible(page, f"the withdraw page ({locale})")
     with page.expect_navigation():
@@ -261,3 +274,10 @@ def test_every_page_of_an_applicant_passes_axe(
     assert_accessible(page, f"the withdrawn page ({locale})")
     context.close()
     assert state_of(database, "lea@example.org") == "not_interested"
+
+
+def set_state(database: Database, pid: int, state: str) -> None:
+    with database.session() as session:
+        membership = session.scalars(select(Membership).where(Membership.person_id == pid)).one()
+        membership.state = state
+        session.commit()
