@@ -24,9 +24,9 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from forms.questionnaires import localised
+from forms.questionnaires import CHOICE_TYPES, NUMBER_TYPES, localised
 from webapp.models import Criterion, CriterionSource
-from webapp.services.applications import CHOICE_TYPES, MAX_RATING, NUMBER_TYPES, CriterionData
+from webapp.services.applications import MAX_RATING, CriterionData
 
 CAP_LIMIT = 10000
 

@@ -34,6 +34,7 @@ TEXT_LIMIT = 5000
 EMAIL_LIMIT = 320
 
 CHOICE_TYPES = ("single_choice", "multiple_choice")
+NUMBER_TYPES = ("number", "scale")  # answers that are numbers
 QUESTION_TYPES = (
     "short_text",
     "long_text",

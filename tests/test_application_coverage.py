@@ -21,7 +21,8 @@ from webapp.config import Config
 from webapp.db import Database
 from webapp.models import Membership, Person, QuestionnaireKind, Response
 from webapp.services import applications, communities, users
-from webapp.services.applications import ChoiceCount, CriterionData, coverage
+from webapp.services.application_reports import ChoiceCount, coverage
+from webapp.services.applications import CriterionData
 from webapp.services.questionnaires import ensure_questionnaire
 
 QUESTIONS = default_definition("application")["questions"]

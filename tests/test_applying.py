@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from builders import tell_decision
 from flask import Flask
 from flask.testing import FlaskClient
 from sink import Sink
@@ -16,7 +17,7 @@ from web_helpers import csrf_token, running_app, seed
 
 from webapp.config import Config
 from webapp.db import Database
-from webapp.models import Membership, Person, Response
+from webapp.models import Community, Membership, Person, Response
 from webapp.services import applications, people, referrals
 
 CONFIRM = re.compile(r"http://127\.0\.0\.1:5000(/c/confirm/[A-Za-z0-9_-]+)")
@@ -40,6 +41,15 @@ def app(config: Config, smtp_sink: Sink, database: Database) -> Iterator[Flask]:
     seed(database)
     with running_app(config.with_overrides(smtp_url=smtp_sink.url)) as running:
         yield running
+
+
+def decide_and_tell(app: Flask, database: Database, email: str, decision: str) -> None:
+    member = state_of(database, email)
+    with database.session() as session:
+        applications.decide(session, member.community_id, member.person_id, decision, actor="t")
+        session.commit()
+    config = app.extensions["amorce"].config
+    tell_decision(database, config, member.community_id, decision)
 
 
 def state_of(database: Database, email: str) -> Membership:
@@ -196,6 +206,13 @@ def test_a_selected_person_confirms_and_becomes_a_member(
     with database.session() as session:
         applications.decide(session, nora.community_id, nora.person_id, "selected", actor="t")
         session.commit()
+    # Until the decision is told, it is the coordinators' own: the application is under review.
+    review = html.unescape(client.get("/respond", follow_redirects=True).get_data(as_text=True))
+    assert "en cours d’examen" in review and "Vous êtes retenu" not in review
+    token = csrf_token(client, "/respond/withdraw")
+    assert client.post("/respond/status/confirm", data={"csrf_token": token}).status_code == 303
+    assert state_of(database, "nora@example.org").state == "selected"  # not confirmed: not told
+    tell_decision(database, app.extensions["amorce"].config, nora.community_id, "selected")
     status = html.unescape(client.get("/respond", follow_redirects=True).get_data(as_text=True))
     assert "Vous êtes retenu" in status
     token = csrf_token(client, "/respond/status")
@@ -215,12 +232,45 @@ def test_a_waitlisted_person_can_step_aside(
         "/respond/application",
         data={"resume": resume_of(client), "action": "send", **HALF, **REST},
     )
-    nora = state_of(database, "nora@example.org")
-    with database.session() as session:
-        applications.decide(session, nora.community_id, nora.person_id, "waitlisted", actor="t")
-        session.commit()
+    decide_and_tell(app, database, "nora@example.org", "waitlisted")
     assert "liste d’attente" in html.unescape(client.get("/respond/status").get_data(as_text=True))
     token = csrf_token(client, "/respond/withdraw")
     done = client.post("/respond/withdraw", data={"csrf_token": token})
     assert done.status_code == 200
+    assert state_of(database, "nora@example.org").state == "not_interested"
+
+
+def test_a_stale_tab_a_foreign_site_and_closed_applications_are_refused_with_nothing_lost(
+    app: Flask, database: Database, smtp_sink: Sink
+) -> None:
+    client = app.test_client()
+    sign_up(client, smtp_sink, "nora@example.org")
+    resume = resume_of(client)
+    sent = {"resume": resume, "action": "send", **HALF, **REST}
+    assert client.post("/respond/application", data=sent).status_code == 303
+    # A tab left open before sending: its "save for later" saves nothing, and says so.
+    stale = client.post("/respond/application", data={"resume": resume, "action": "save", **HALF})
+    page = html.unescape(stale.get_data(as_text=True))
+    assert stale.status_code == 409 and "déjà envoyée" in page
+    assert "Partager nos pratiques d’évaluation" in page  # what was typed stays on the page
+    # A page of another site cannot post into it, even with the proof.
+    foreign = app.test_client().post(
+        "/respond/application/autosave",
+        data={"resume": resume, **HALF},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    assert foreign.status_code == 403
+    # Applications closed: the application is shown, not editable, and a send is refused.
+    nora = state_of(database, "nora@example.org")
+    with database.session() as session:
+        session.get(Community, nora.community_id).stage = "founding"  # type: ignore[union-attr]
+        session.commit()
+    closed = html.unescape(client.get("/respond/application").get_data(as_text=True))
+    assert "en cours d’examen" in closed and "disabled" in closed
+    assert client.post("/respond/application", data=sent).status_code == 409
+    # Withdrawn: out of the ranking.
+    token = csrf_token(client, "/respond/withdraw")
+    assert client.post("/respond/withdraw", data={"csrf_token": token}).status_code == 200
+    with database.session() as session:
+        assert applications.applicants(session, nora.community_id) == []
     assert state_of(database, "nora@example.org").state == "not_interested"

@@ -9,6 +9,7 @@ import re
 
 import pytest
 from browser import BROWSER_MARKS, TIMEOUT_MS, LiveServer, assert_accessible
+from builders import tell_decision
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sink import Sink
 from sqlalchemy import select
@@ -256,8 +257,10 @@ def test_every_page_of_an_applicant_passes_axe(
     assert page.url.endswith("/respond/application/sent")
     assert_accessible(page, f"the application sent page ({locale})")
     lea = person_id(database, "lea@example.org")
+    community_id = state_of_row(database, lea).community_id
     for state in ("waitlisted", "declined", "selected"):
         set_state(database, lea, state)
+        tell_decision(database, live_server.config, community_id, state)
         page.goto(f"{live_server.base_url}/respond")
         assert page.url.endswith("/respond/status")
         assert_accessible(page, f"the {state} page ({locale})")
@@ -274,6 +277,11 @@ def test_every_page_of_an_applicant_passes_axe(
     assert_accessible(page, f"the withdrawn page ({locale})")
     context.close()
     assert state_of(database, "lea@example.org") == "not_interested"
+
+
+def state_of_row(database: Database, pid: int) -> Membership:
+    with database.session() as session:
+        return session.scalars(select(Membership).where(Membership.person_id == pid)).one()
 
 
 def set_state(database: Database, pid: int, state: str) -> None:

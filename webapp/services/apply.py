@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from webapp.models import (
@@ -22,7 +23,6 @@ from webapp.models import (
     CampaignKind,
     Community,
     Delivery,
-    Membership,
     MembershipState,
     ParticipationLevel,
     Person,
@@ -33,7 +33,9 @@ from webapp.models import (
     utcnow,
 )
 
+from .audiences import told_people
 from .errors import N_, DomainError, NotFound
+from .memberships import membership_of
 from .questionnaires import ensure_questionnaire
 
 # People who may still fill in or change an application.
@@ -45,7 +47,10 @@ APPLY_FROM = {
     MembershipState.INTERESTED,
     MembershipState.NOT_INTERESTED,
 }
+APPLY_STATES = APPLYING | APPLY_FROM
 WITHDRAW_FROM = {MembershipState.APPLICANT, MembershipState.SELECTED, MembershipState.WAITLISTED}
+DECIDED = {MembershipState.SELECTED, MembershipState.WAITLISTED, MembershipState.DECLINED}
+ALREADY_SENT = N_("Your application is already sent: send it again to change it.")
 
 
 class Step(enum.StrEnum):
@@ -61,32 +66,19 @@ def accepts_applications(community: Community) -> bool:
     return community.stage in (Stage.RECRUITING, Stage.SELECTING)
 
 
-def _membership(session: Session, community_id: int, person_id: int) -> Membership:
-    membership = session.scalar(
-        select(Membership).where(
-            Membership.community_id == community_id, Membership.person_id == person_id
-        )
-    )
-    if membership is None:
-        raise NotFound(N_("This person is not in this community."))
-    return membership
-
-
 def step_for(session: Session, community_id: int, person_id: int, delivery_id: int | None) -> Step:
     """Where a personal link leads: a decision first, then an application under way, then what
     the email was about (an application campaign, or a link given after signing up)."""
     community = session.get(Community, community_id)
     if community is None:
         raise NotFound(N_("No such community."))
-    state = _membership(session, community_id, person_id).state
-    if state in (
-        MembershipState.SELECTED,
-        MembershipState.WAITLISTED,
-        MembershipState.DECLINED,
-        MembershipState.MEMBER,
-        MembershipState.ALUMNUS,
-    ):
+    state = membership_of(session, community_id, person_id).state
+    if state in (MembershipState.MEMBER, MembershipState.ALUMNUS):
         return Step.STATUS
+    if state in DECIDED:
+        # A decision is the coordinators' own until its email goes: until then the person
+        # sees their application, under review.
+        return Step.STATUS if told(session, community_id, person_id, state) else Step.APPLICATION
     if state == MembershipState.APPLICANT:
         return Step.APPLICATION
     if not accepts_applications(community):
@@ -103,9 +95,15 @@ def step_for(session: Session, community_id: int, person_id: int, delivery_id: i
     return Step.INTEREST
 
 
+def told(session: Session, community_id: int, person_id: int, decision: str) -> bool:
+    """Whether a decision email telling ``decision`` went (or is going) to this person."""
+    query = told_people(community_id, decision).where(Delivery.person_id == person_id).limit(1)
+    return session.scalar(query) is not None
+
+
 def membership_state(session: Session, community_id: int, person_id: int) -> str:
     """Where the person stands in the community."""
-    return _membership(session, community_id, person_id).state
+    return membership_of(session, community_id, person_id).state
 
 
 @dataclass(frozen=True)
@@ -116,6 +114,14 @@ class Draft:
     answers: dict[str, Any]
     saved_at: datetime | None
     sent: bool
+    editable: bool  # applications are open and the person has no decision yet
+
+
+def _application_ids(community_id: int) -> Any:
+    return select(Questionnaire.id).where(
+        Questionnaire.community_id == community_id,
+        Questionnaire.kind == QuestionnaireKind.APPLICATION,
+    )
 
 
 def _responses(session: Session, community_id: int, person_id: int) -> list[Response]:
@@ -137,39 +143,70 @@ def _responses(session: Session, community_id: int, person_id: int) -> list[Resp
 def draft(session: Session, community_id: int, person_id: int) -> Draft:
     """The application as the person left it, on the questionnaire's newest version."""
     questionnaire = ensure_questionnaire(session, community_id, QuestionnaireKind.APPLICATION)
+    editable = _editable(session, community_id, person_id)
     responses = _responses(session, community_id, person_id)
     if not responses:
-        return Draft(questionnaire, {}, None, False)
+        return Draft(questionnaire, {}, None, False, editable)
     latest = responses[0]
     asked = {q["id"] for q in questionnaire.definition["questions"]}
     answers = {key: value for key, value in (latest.answers or {}).items() if key in asked}
-    return Draft(questionnaire, answers, latest.updated_at, latest.complete)
+    return Draft(questionnaire, answers, latest.updated_at, latest.complete, editable)
+
+
+def _editable(session: Session, community_id: int, person_id: int) -> bool:
+    community = session.get(Community, community_id)
+    state = membership_of(session, community_id, person_id).state
+    return community is not None and accepts_applications(community) and state in APPLY_STATES
+
+
+def _check_editable(session: Session, community_id: int, person_id: int) -> None:
+    community = session.get(Community, community_id)
+    if community is None or not accepts_applications(community):
+        raise DomainError(N_("Applications are closed: the founding group is formed."))
+    if membership_of(session, community_id, person_id).state not in APPLY_STATES:
+        raise DomainError(N_("This application can no longer be changed."))
 
 
 def _store(
     session: Session, community_id: int, person_id: int, answers: dict[str, Any], *, complete: bool
-) -> Response:
+) -> datetime:
+    """Write the application on the newest version; returns when. A draft never overwrites a
+    sent application, even when a send and an autosave cross (the update is conditional)."""
     questionnaire = ensure_questionnaire(session, community_id, QuestionnaireKind.APPLICATION)
     now = utcnow()
-    response = session.scalar(
-        select(Response).where(
-            Response.questionnaire_id == questionnaire.id, Response.person_id == person_id
-        )
-    )
-    if response is None:
-        response = Response(
-            questionnaire_id=questionnaire.id, person_id=person_id, answers={}, created_at=now
-        )
-        session.add(response)
-    response.answers = answers
-    response.complete = complete
-    response.updated_at = now
-    session.flush()
+    values = {"answers": answers, "complete": complete, "updated_at": now}
+    mine = (Response.questionnaire_id == questionnaire.id, Response.person_id == person_id)
+    condition = mine if complete else (*mine, Response.complete.is_(False))
+    if not _update(session, condition, values):
+        if session.scalar(select(Response.id).where(*mine)) is not None:
+            raise DomainError(ALREADY_SENT)
+        try:
+            with session.begin_nested():
+                session.add(
+                    Response(
+                        questionnaire_id=questionnaire.id,
+                        person_id=person_id,
+                        created_at=now,
+                        **values,
+                    )
+                )
+        except IntegrityError:  # the same first answer, twice at once: the other one won
+            if not _update(session, condition, values):
+                raise DomainError(ALREADY_SENT) from None
     # An application left on an older version moves to this one: one per person.
-    older = [r.id for r in _responses(session, community_id, person_id) if r.id != response.id]
+    older = [
+        r.id
+        for r in _responses(session, community_id, person_id)
+        if r.questionnaire_id != questionnaire.id
+    ]
     if older:
         session.execute(delete(Response).where(Response.id.in_(older)))
-    return response
+    return now
+
+
+def _update(session: Session, condition: tuple[Any, ...], values: dict[str, Any]) -> bool:
+    result = session.execute(update(Response).where(*condition).values(**values))
+    return bool(getattr(result, "rowcount", 0))
 
 
 def save_draft(
@@ -178,24 +215,17 @@ def save_draft(
     """Keep what the person typed so far, valid or not; returns when it was saved.
 
     Once the application is sent, only sending it again (checked) changes it."""
-    membership = _membership(session, community_id, person_id)
-    if membership.state not in APPLYING | APPLY_FROM:
-        raise DomainError(N_("This application can no longer be changed."))
-    current = draft(session, community_id, person_id)
-    if current.sent:
-        raise DomainError(N_("Your application is already sent: send it again to change it."))
-    return _store(session, community_id, person_id, answers, complete=False).updated_at
+    _check_editable(session, community_id, person_id)
+    return _store(session, community_id, person_id, answers, complete=False)
 
 
 def submit(session: Session, community_id: int, person_id: int, answers: dict[str, Any]) -> str:
     """Send the application (answers already checked by the form); the person becomes an
     applicant. Returns their state."""
-    membership = _membership(session, community_id, person_id)
-    if membership.state not in APPLYING | APPLY_FROM:
-        raise DomainError(N_("This application can no longer be changed."))
+    _check_editable(session, community_id, person_id)
+    membership = membership_of(session, community_id, person_id)
     first = not draft(session, community_id, person_id).sent
-    _store(session, community_id, person_id, answers, complete=True)
-    now = utcnow()
+    now = _store(session, community_id, person_id, answers, complete=True)
     if membership.state in APPLY_FROM:
         membership.state = MembershipState.APPLICANT
     membership.answered_at = now
@@ -219,10 +249,12 @@ def submit(session: Session, community_id: int, person_id: int, answers: dict[st
 
 def confirm_membership(session: Session, community_id: int, person_id: int) -> bool:
     """A selected person confirms they join: they become a member. False if already one."""
-    membership = _membership(session, community_id, person_id)
+    membership = membership_of(session, community_id, person_id)
     if membership.state == MembershipState.MEMBER:
         return False
-    if membership.state != MembershipState.SELECTED:
+    if membership.state != MembershipState.SELECTED or not told(
+        session, community_id, person_id, MembershipState.SELECTED
+    ):
         raise DomainError(N_("Only a selected person can confirm joining."))
     membership.state = MembershipState.MEMBER
     membership.answered_at = utcnow()
@@ -242,12 +274,20 @@ def withdraw(session: Session, community_id: int, person_id: int) -> str:
 
     They go back to ``not_interested`` (not ``declined``, which is the coordinators' answer, so
     no decision email reaches them). Returns the state they left."""
-    membership = _membership(session, community_id, person_id)
+    membership = membership_of(session, community_id, person_id)
     before = membership.state
     if before not in WITHDRAW_FROM:
         raise DomainError(N_("There is no application to withdraw."))
     membership.state = MembershipState.NOT_INTERESTED
     membership.answered_at = utcnow()
+    # The application is no longer sent: out of the ranking, and a draft again should the
+    # person change their mind while applications are open.
+    session.execute(
+        update(Response)
+        .where(Response.person_id == person_id, Response.complete.is_(True))
+        .where(Response.questionnaire_id.in_(_application_ids(community_id)))
+        .values(complete=False)
+    )
     session.add(
         AuditLog(
             community_id=community_id,

@@ -19,6 +19,7 @@ from webapp.models import (
 )
 
 from .errors import N_, DomainError, NotFound
+from .memberships import membership_of
 from .referrals import referral_counts
 from .suppressions import email_hash, suppress, suppressed_hashes
 
@@ -162,17 +163,6 @@ def list_people(
 # -- what a person says through their link ------------------------------------------------------
 
 
-def _membership(session: Session, community_id: int, person_id: int) -> Membership:
-    membership = session.scalar(
-        select(Membership).where(
-            Membership.community_id == community_id, Membership.person_id == person_id
-        )
-    )
-    if membership is None:
-        raise DomainError(N_("This person is not in this community."))
-    return membership
-
-
 def record_not_now(
     session: Session, community_id: int, person_id: int, *, membership: Membership | None = None
 ) -> None:
@@ -180,7 +170,7 @@ def record_not_now(
 
     ``membership``: the person's membership when the caller already holds it.
     """
-    membership = membership or _membership(session, community_id, person_id)
+    membership = membership or membership_of(session, community_id, person_id)
     if membership.state in (
         MembershipState.PROSPECT,
         MembershipState.INVITED,
@@ -207,7 +197,7 @@ def unsubscribe(
     membership: Membership | None = None,
 ) -> bool:
     """Suppress the person for this community and withdraw their consent; False if already."""
-    membership = membership or _membership(session, community_id, person_id)
+    membership = membership or membership_of(session, community_id, person_id)
     person = session.get(Person, person_id)
     assert person is not None
     added = suppress(

@@ -17,14 +17,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from forms.questionnaires import CHOICE_TYPES, QUESTION_TYPES
+from forms.questionnaires import CHOICE_TYPES, NUMBER_TYPES, QUESTION_TYPES
 from webapp.models import AuditLog, Criterion, Questionnaire, QuestionnaireKind, Response
 
 from .errors import N_, DomainError, NotFound
 from .questionnaires import ensure_questionnaire
 
 QUESTION_ID = re.compile(r"[a-z][a-z0-9_]{0,39}")
-NUMBER_TYPES = ("number", "scale")
 SCALE_POINTS = 11  # at most this many radio buttons on a scale
 CHOICE_LIMIT = 100
 # Refusals while a criterion of the rubric is scored from the question.

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from webapp.models import Membership, MembershipState, Person
 
-from .errors import N_, NotFound
+from .memberships import membership_of
 
 CODE_BYTES = 12  # 16 URL-safe characters
 CODE_LIMIT = 24
@@ -25,17 +25,6 @@ REFERRERS = {
     MembershipState.WAITLISTED,
     MembershipState.MEMBER,
 }
-
-
-def _membership(session: Session, community_id: int, person_id: int) -> Membership:
-    membership = session.scalar(
-        select(Membership).where(
-            Membership.community_id == community_id, Membership.person_id == person_id
-        )
-    )
-    if membership is None:
-        raise NotFound(N_("This person is not in this community."))
-    return membership
 
 
 def can_refer(session: Session, community_id: int, person_id: int) -> bool:
@@ -50,21 +39,32 @@ def can_refer(session: Session, community_id: int, person_id: int) -> bool:
 
 def referral_code(session: Session, community_id: int, person_id: int) -> str:
     """This person's code in this community, made the first time it is asked for."""
-    membership = _membership(session, community_id, person_id)
+    membership = membership_of(session, community_id, person_id)
     if not membership.referral_code:
-        membership.referral_code = secrets.token_urlsafe(CODE_BYTES)
-        session.flush()
+        # Conditional, so that two first visits at once agree on one code.
+        session.execute(
+            update(Membership)
+            .where(Membership.id == membership.id, Membership.referral_code.is_(None))
+            .values(referral_code=secrets.token_urlsafe(CODE_BYTES))
+        )
+        session.refresh(membership)
+    assert membership.referral_code is not None
     return membership.referral_code
 
 
 def referrer(session: Session, community_id: int, code: str) -> Person | None:
-    """Who owns this code in this community, or None for an unknown or foreign code."""
+    """Who owns this code in this community, or None for an unknown or foreign code, or for a
+    person who no longer takes part."""
     if not code or len(code) > CODE_LIMIT:
         return None
     return session.scalar(
         select(Person)
         .join(Membership, Membership.person_id == Person.id)
-        .where(Membership.community_id == community_id, Membership.referral_code == code)
+        .where(
+            Membership.community_id == community_id,
+            Membership.referral_code == code,
+            Membership.state.in_(REFERRERS),  # who withdrew no longer invites
+        )
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from webapp.config import Config
@@ -37,7 +37,7 @@ from webapp.models import (
 )
 
 from . import suppressions, tokens
-from .errors import N_, DomainError
+from .errors import N_, DomainError, InvalidToken
 from .people import normalise_email
 
 CONFIRM_LIFETIME_DAYS = 7
@@ -168,6 +168,14 @@ def confirm_signup(session: Session, token: str, *, source: str) -> tokens.Token
     """The person confirmed: express consent, ``interested``, and the link is used up."""
     grant = tokens.resolve_token(session, token, TokenPurpose.CONFIRM)
     now = utcnow()
+    # The link is used up first, conditionally: of two presses at once, one confirms.
+    used = session.execute(
+        update(Token)
+        .where(Token.id == grant.token_id, Token.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    if not getattr(used, "rowcount", 0):
+        raise InvalidToken()
     membership = session.scalar(
         select(Membership).where(
             Membership.community_id == grant.community_id,
@@ -189,9 +197,6 @@ def confirm_signup(session: Session, token: str, *, source: str) -> tokens.Token
             created_at=now,
         )
     )
-    row = session.get(Token, grant.token_id)
-    assert row is not None
-    row.revoked_at = now
     session.add(
         AuditLog(
             community_id=grant.community_id,

@@ -10,6 +10,7 @@ from webapp.config import Config
 def register_blueprints(app: Flask, config: Config) -> None:
     """Attach every blueprint; the mailbox only in development."""
     from . import (
+        application_reports,
         applications,
         apply,
         auth,
@@ -34,6 +35,7 @@ def register_blueprints(app: Flask, config: Config) -> None:
     app.register_blueprint(apply.bp)
     app.register_blueprint(inbound.bp)
     app.register_blueprint(applications.bp)
+    app.register_blueprint(application_reports.bp)
     app.register_blueprint(questionnaires.bp)
     app.register_blueprint(decisions.bp)
     app.register_blueprint(public.bp)

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal, format_percent
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -29,7 +27,6 @@ from forms.applications import (
     scorable_questions,
 )
 from forms.questionnaires import localised
-from webapp import exports
 from webapp.extensions import db_session
 from webapp.models import (
     Community,
@@ -49,7 +46,8 @@ from .labels import DECISION_ACTIONS, STATES
 bp = Blueprint("applications", __name__)
 
 
-def _locale() -> str:
+def reader_locale() -> str:
+    """The signed-in coordinator's language."""
     return str(get_locale() or "fr")
 
 
@@ -80,8 +78,9 @@ class Formats:
         return localised(criterion.label, self.locale) or criterion.key
 
 
-def _shared() -> dict[str, Any]:
-    return {"fmt": Formats(_locale()), "decision_actions": DECISION_ACTIONS}
+def formats_context() -> dict[str, Any]:
+    """What every applications page formats numbers and decisions with."""
+    return {"fmt": Formats(reader_locale()), "decision_actions": DECISION_ACTIONS}
 
 
 @bp.app_context_processor
@@ -101,7 +100,7 @@ def index(slug: str) -> ResponseReturnValue:
     session = db_session()
     criteria = service.rubric(session, community.id)
     ranked = service.applicants(session, community.id)
-    form, suggested = _suggestion(ranked)
+    form, suggested = suggestion_from_args(ranked)
     by_id = {a.person_id: a for a in ranked}
     return render_template(
         "applications/index.html",
@@ -113,11 +112,13 @@ def index(slug: str) -> ResponseReturnValue:
         suggested=suggested,
         suggested_names=[by_id[i].name for i in suggested or []],
         waiting=sum(1 for a in ranked if a.decision == "waitlisted"),
-        **_shared(),
+        **formats_context(),
     )
 
 
-def _suggestion(ranked: Sequence[service.Applicant]) -> tuple[SuggestionForm, list[int] | None]:
+def suggestion_from_args(
+    ranked: Sequence[service.Applicant],
+) -> tuple[SuggestionForm, list[int] | None]:
     """The caps asked for in the query string, and the suggested group when they are valid."""
     form = SuggestionForm(formdata=request.args)
     asked = any(name in request.args for name in ("size", "per_organization"))
@@ -136,123 +137,6 @@ def _ranks(ranked: Sequence[service.Applicant]) -> list[int]:
     return ranks
 
 
-# -- what the group covers, the exports -----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Line:
-    """A row of a coverage table: what is counted, and the count in each group."""
-
-    value: str
-    label: str
-    counts: tuple[int, ...]
-    offered: bool = True
-
-
-@dataclass(frozen=True)
-class ChoiceTable:
-    """A choice question across the groups shown: a line per answer, and per group the answers
-    nobody gives and how many gave none."""
-
-    question: str
-    label: str
-    several: bool
-    lines: list[Line]
-    missing: list[list[str]]
-    unanswered: list[int]
-
-
-def _choice_tables(groups: Sequence[service.Coverage]) -> list[ChoiceTable]:
-    """The choice questions, each group's counts side by side (an answer no longer offered
-    that only one group gave is counted 0 in the other)."""
-    tables = []
-    for index, first in enumerate(groups[0].choices):
-        answers: dict[str, service.ChoiceCount] = {}
-        for group in groups:
-            for count in group.choices[index].counts:
-                answers.setdefault(count.value, count)
-        lines = [
-            Line(v, c.label, tuple(g.choices[index].count(v) for g in groups), c.offered)
-            for v, c in answers.items()
-        ]
-        missing = [[c.label for c in g.choices[index].missing] for g in groups]
-        unanswered = [g.choices[index].unanswered for g in groups]
-        tables.append(
-            ChoiceTable(first.question, first.label, first.several, lines, missing, unanswered)
-        )
-    return tables
-
-
-def _organization_lines(groups: Sequence[service.Coverage]) -> list[Line]:
-    """The organisations of every group shown, the most represented first."""
-    names = {o.key: o.name for g in reversed(groups) for o in g.organizations}
-    counts = {
-        key: tuple(next((o.count for o in g.organizations if o.key == key), 0) for g in groups)
-        for key in names
-    }
-    order = sorted(names, key=lambda key: (-sum(counts[key]), names[key].lower()))
-    return [Line(key, names[key], counts[key]) for key in order]
-
-
-@bp.get("/communities/<slug>/applications/coverage")
-@login_required
-def coverage(slug: str) -> ResponseReturnValue:
-    """What the selected group (and the suggested one, when caps are given) covers and lacks:
-    the answers to each choice question, the organisations, the totals of number questions."""
-    community = community_or_404(slug)
-    session = db_session()
-    ranked = service.applicants(session, community.id)
-    form, suggested = _suggestion(ranked)
-    groups = [service.selected_group(ranked)]
-    titles = [_("Selected group")]
-    if suggested is not None:
-        by_id = {a.person_id: a for a in ranked}
-        groups.append([by_id[i] for i in suggested])
-        titles.append(_("Suggested group"))
-    covered = service.coverages(session, community.id, groups, _locale())
-    return render_template(
-        "applications/coverage.html",
-        community=community,
-        criteria=service.rubric(session, community.id),
-        applicants=ranked,
-        form=form,
-        suggested=suggested,
-        titles=titles,
-        groups=covered,
-        choice_tables=_choice_tables(covered),
-        organizations=_organization_lines(covered),
-        **_shared(),
-    )
-
-
-def _today(community: Community) -> str:
-    """Today's date where the community is, for the name of a file."""
-    try:
-        zone = ZoneInfo(community.timezone)
-    except (KeyError, ValueError):
-        zone = ZoneInfo("UTC")
-    return datetime.now(zone).date().isoformat()
-
-
-@bp.get("/communities/<slug>/applications/export.<any(csv, xlsx):kind>")
-@login_required
-def export(slug: str, kind: str) -> ResponseReturnValue:
-    """The applications and their scores, one row per applicant, as CSV or XLSX."""
-    community = community_or_404(slug)
-    headers, rows = service.export_rows(db_session(), community.id, _locale())
-    if kind == "csv":
-        data, mimetype = exports.to_csv(headers, rows), exports.CSV_MIMETYPE
-    else:
-        data = exports.to_xlsx(headers, rows, title=_("Applications"))
-        mimetype = exports.XLSX_MIMETYPE
-    filename = f"{community.slug}-applications-{_today(community)}.{kind}"
-    return Response(
-        data,
-        mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
 # -- the rubric -----------------------------------------------------------------------------
 
 
@@ -260,7 +144,7 @@ def _questions(session: Session, community_id: int) -> list[ScorableQuestion]:
     """The scorable questions of the community's newest application questionnaire (the shipped
     one until the community has its own; nothing is kept on a GET: the request rolls back)."""
     questionnaire = ensure_questionnaire(session, community_id, QuestionnaireKind.APPLICATION)
-    return scorable_questions(questionnaire.definition, _locale())
+    return scorable_questions(questionnaire.definition, reader_locale())
 
 
 @bp.route("/communities/<slug>/applications/rubric", methods=["GET", "POST"])
@@ -296,7 +180,7 @@ def rubric(slug: str) -> ResponseReturnValue:
         form=form,
         editing=editing,
         refusal=refusal,
-        **_shared(),
+        **formats_context(),
     )
 
 
@@ -336,7 +220,7 @@ def _answers(session: Session, community_id: int, person_id: int) -> list[Answer
     if found is None:
         return []
     definition, given = found
-    locale, shown = _locale(), []
+    locale, shown = reader_locale(), []
     for question in definition.get("questions", []):
         value = given.get(question["id"])
         if value is None or value == "" or value == []:
@@ -363,7 +247,7 @@ def _render_applicant(
     criteria = service.rubric(session, community.id)
     rated = [c for c in criteria if c.source == CriterionSource.RATING]
     reviewers = service.ratings_by_reviewer(session, rated, applicant.person_id)
-    fmt = Formats(_locale())
+    fmt = Formats(reader_locale())
     if ratings_form is None:
         me = int(current_user.id)
         mine = next((r.scores for r in reviewers if r.reviewer_id == me), {})
@@ -401,7 +285,7 @@ def rate(slug: str, person_id: int) -> ResponseReturnValue:
     community = community_or_404(slug)
     session = db_session()
     found = _applicant_or_404(session, community.id, person_id)
-    fmt = Formats(_locale())
+    fmt = Formats(reader_locale())
     rated = [c for c in service.rubric(session, community.id) if c.source == CriterionSource.RATING]
     form = ratings_form_class([(c.id, fmt.name(c)) for c in rated])()
     if not form.validate_on_submit():

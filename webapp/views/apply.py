@@ -12,7 +12,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     jsonify,
@@ -30,12 +29,12 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from forms.public import ConfirmForm
 from forms.questionnaires import answers_from_form, build_form_class, form_data, localised
 from webapp.extensions import csrf, db_session, state
-from webapp.models import Community, MembershipState, Person
+from webapp.models import Community, MembershipState
 from webapp.services import apply, referrals, tokens
 from webapp.services.errors import DomainError, InvalidToken
 
 from .errors import error_text
-from .respond import invalid_link, respondent
+from .respond import community_and_person, invalid_link, respondent
 
 bp = Blueprint("apply", __name__)
 RESUME_SALT = "amorce.application.resume"
@@ -51,13 +50,17 @@ def resume_value(grant: tokens.TokenGrant) -> str:
 
 
 def _posted_grant() -> tokens.TokenGrant | None:
-    """The grant a form write carries; the session is re-made from it when it expired."""
+    """The grant a form write carries; the session is re-made from it when it expired (and
+    only then: a form posted from elsewhere never switches a session to another link)."""
+    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+        return None
     try:
         token_id = _serializer().loads(request.form.get("resume", ""))
         grant = tokens.grant_for_id(db_session(), int(token_id))
     except (BadSignature, InvalidToken, TypeError, ValueError):
         return None
-    session["respondent"] = {"token_id": grant.token_id}
+    if respondent() is None:
+        session["respondent"] = {"token_id": grant.token_id}
     return grant
 
 
@@ -71,15 +74,6 @@ def referral_link(community: Community, person_id: int) -> str | None:
     return f"{state().config.base_url}/c/{community.slug}?ref={code}"
 
 
-def _people(grant: tokens.TokenGrant) -> tuple[Community, Person]:
-    db = db_session()
-    community = db.get(Community, grant.community_id)
-    person = db.get(Person, grant.person_id)
-    if community is None or person is None:
-        abort(404)
-    return community, person
-
-
 def _locale() -> str:
     return str(get_locale() or "fr")
 
@@ -89,10 +83,18 @@ def _form(draft: apply.Draft, formdata: Any = None) -> Any:
     return form_class(formdata=formdata, data=form_data(draft.answers), meta={"csrf": False})
 
 
-def _render(grant: tokens.TokenGrant, draft: apply.Draft, form: Any, status: int = 200) -> Any:
-    community, person = _people(grant)
+def _render(
+    grant: tokens.TokenGrant,
+    draft: apply.Draft,
+    form: Any,
+    status: int = 200,
+    *,
+    refusal: str = "",
+) -> Any:
+    community, person = community_and_person(grant)
     return render_template(
         "apply/page.html",
+        refusal=refusal,
         community=community,
         person=person,
         draft=draft,
@@ -114,10 +116,9 @@ def page() -> ResponseReturnValue:
     step = apply.step_for(db, grant.community_id, grant.person_id, grant.delivery_id)
     if step == apply.Step.STATUS:
         return redirect(url_for("apply.status"), code=303)
-    community, _person = _people(grant)
-    if step != apply.Step.APPLICATION and not apply.accepts_applications(community):
-        return redirect(url_for("respond.page"), code=303)
     draft = apply.draft(db, grant.community_id, grant.person_id)
+    if step != apply.Step.APPLICATION and not draft.editable:
+        return redirect(url_for("respond.page"), code=303)
     db.commit()  # the questionnaire, made on first use
     return _render(grant, draft, _form(draft))
 
@@ -125,33 +126,37 @@ def page() -> ResponseReturnValue:
 @bp.post("/respond/application")
 @csrf.exempt  # ``resume`` is the proof (see the module's docstring)
 def answer() -> ResponseReturnValue:
-    """Save for later, or send: a refused send keeps every answer, on the page and saved."""
+    """Save for later, or send: whatever is refused comes back on the page with every answer
+    as typed, and a draft is saved whenever it can be."""
     grant = _posted_grant()
     if grant is None:
         return invalid_link()
     db = db_session()
     draft = apply.draft(db, grant.community_id, grant.person_id)
     form = _form(draft, formdata=request.form)
-    definition = draft.questionnaire.definition
+    answers = answers_from_form(form, draft.questionnaire.definition)
     sending = request.form.get("action") == "send"
     try:
         if sending and form.validate():
-            apply.submit(
-                db, grant.community_id, grant.person_id, answers_from_form(form, definition)
-            )
+            apply.submit(db, grant.community_id, grant.person_id, answers)
             db.commit()
             return redirect(url_for("apply.sent"), code=303)
         if not draft.sent:
-            apply.save_draft(
-                db, grant.community_id, grant.person_id, answers_from_form(form, definition)
-            )
+            apply.save_draft(db, grant.community_id, grant.person_id, answers)
             db.commit()
     except DomainError as exc:
         db.rollback()
-        flash(error_text(exc), "error")
-        return redirect(url_for("respond.page"), code=303)
+        return _render(
+            grant,
+            apply.draft(db, grant.community_id, grant.person_id),
+            form,
+            409,
+            refusal=error_text(exc),
+        )
     if sending:
         return _render(grant, apply.draft(db, grant.community_id, grant.person_id), form, 400)
+    if draft.sent:  # sent meanwhile, from another tab or device: nothing saved, all kept here
+        return _render(grant, draft, form, 409, refusal=_(apply.ALREADY_SENT))
     flash(
         _(
             "Your answers are saved. To come back, use the link in your email: it opens your "
@@ -192,7 +197,7 @@ def sent() -> ResponseReturnValue:
     grant = respondent()
     if grant is None:
         return invalid_link()
-    community, person = _people(grant)
+    community, person = community_and_person(grant)
     return render_template(
         "apply/sent.html",
         community=community,
@@ -207,8 +212,13 @@ def status() -> ResponseReturnValue:
     grant = respondent()
     if grant is None:
         return invalid_link()
-    community, person = _people(grant)
     db = db_session()
+    if (
+        apply.step_for(db, grant.community_id, grant.person_id, grant.delivery_id)
+        != apply.Step.STATUS
+    ):
+        return redirect(url_for("respond.page"), code=303)
+    community, person = community_and_person(grant)
     membership_state = apply.membership_state(db, community.id, person.id)
     return render_template(
         "apply/status.html",
@@ -245,7 +255,7 @@ def withdraw_page() -> ResponseReturnValue:
     grant = respondent()
     if grant is None:
         return invalid_link()
-    community, person = _people(grant)
+    community, person = community_and_person(grant)
     return render_template(
         "apply/withdraw.html", community=community, person=person, form=ConfirmForm()
     )
@@ -265,5 +275,5 @@ def withdraw() -> ResponseReturnValue:
         flash(error_text(exc), "error")
         return redirect(url_for("respond.page"), code=303)
     db.commit()
-    community, _person = _people(grant)
+    community, _person = community_and_person(grant)
     return render_template("apply/withdrawn.html", community=community)

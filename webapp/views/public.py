@@ -153,7 +153,7 @@ def confirm(token: str) -> ResponseReturnValue:
     community = db.get(Community, grant.community_id)
     person = db.get(Person, grant.person_id)
     assert community is not None and person is not None
-    if not apply.accepts_applications(community):
+    if apply.step_for(db, community.id, person.id, None) != apply.Step.APPLICATION:
         return render_template("public/confirmed.html", community=community, applying=False)
     # The next step is the application: this browser goes straight to it, and the link is
     # mailed so that the person can finish it later, from any device.

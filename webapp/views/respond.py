@@ -55,12 +55,18 @@ def open_link(token: str) -> ResponseReturnValue:
     return redirect(url_for("respond.page"), code=303)
 
 
-def _context(grant: tokens.TokenGrant) -> dict[str, Any]:
+def community_and_person(grant: tokens.TokenGrant) -> tuple[Community, Person]:
+    """Whose link it is, and for which community; 404 if either is gone."""
     db = db_session()
     community = db.get(Community, grant.community_id)
     person = db.get(Person, grant.person_id)
     if community is None or person is None:
         abort(404)
+    return community, person
+
+
+def _context(grant: tokens.TokenGrant) -> dict[str, Any]:
+    community, person = community_and_person(grant)
     return {"community": community, "person": person}
 
 
