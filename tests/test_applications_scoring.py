@@ -184,6 +184,24 @@ def test_the_ranking_from_the_database_and_the_command_line(
             community_id,
             CriterionData(key="expertise", label={"fr": "Expertise"}, weight=3, required=True),
         )
+        # The question must be asked, and fit the scoring: no points on a number.
+        for question, scoring in (
+            ("shoe_size", {"min": 0, "max": 9}),
+            ("hours_per_month", {"points": {"a": 1}}),
+        ):
+            with pytest.raises(DomainError, match="shoe_size|does not fit"):
+                applications.define_criterion(
+                    session,
+                    community_id,
+                    CriterionData(
+                        key="bad",
+                        label={"fr": "Mauvais"},
+                        weight=1,
+                        source="answer",
+                        question=question,
+                        scoring=scoring,
+                    ),
+                )
         reviewers = [
             users.create_user(session, f"r{i}@example.org", "long enough password") for i in (1, 2)
         ]

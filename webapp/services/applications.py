@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from forms.questionnaires import CHOICE_TYPES, NUMBER_TYPES
 from webapp.models import (
     AuditLog,
     Criterion,
@@ -43,6 +44,7 @@ from webapp.models import (
 )
 
 from .errors import N_, DomainError, NotFound
+from .questionnaires import ensure_questionnaire
 
 MAX_RATING = 5
 KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -102,9 +104,34 @@ def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _check_question(session: Session, community_id: int, data: CriterionData) -> None:
+    """The question must be asked by the application questionnaire, and be of a kind its
+    scoring fits: points for a choice question, bounds for a number."""
+    questionnaire = ensure_questionnaire(session, community_id, QuestionnaireKind.APPLICATION)
+    question = next(
+        (q for q in questionnaire.definition["questions"] if q["id"] == data.question), None
+    )
+    if question is None:
+        raise DomainError(
+            N_("The application questionnaire has no question %(question)s."),
+            question=repr(data.question),
+        )
+    wanted = CHOICE_TYPES if "points" in data.scoring else NUMBER_TYPES
+    if question["type"] not in wanted:
+        raise DomainError(
+            N_(
+                "Points per answer go with a choice question, a minimum and a maximum with a "
+                "number: %(question)s does not fit."
+            ),
+            question=repr(data.question),
+        )
+
+
 def define_criterion(session: Session, community_id: int, data: CriterionData) -> int:
     """Add a criterion to the community's rubric (or replace the one with the same key)."""
     check_criterion(data)
+    if data.source == CriterionSource.ANSWER:
+        _check_question(session, community_id, data)
     criterion = session.scalar(
         select(Criterion).where(Criterion.community_id == community_id, Criterion.key == data.key)
     )
