@@ -14,13 +14,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from web_helpers import PASSWORD, running_app, seed, sign_in
+from web_helpers import other_coordinator, running_app, seed, sign_in
 
 from forms.questionnaires import default_definition
 from webapp.config import Config
 from webapp.db import Database
 from webapp.models import Membership, Person, QuestionnaireKind, Response
-from webapp.services import applications, communities, users
+from webapp.services import applications
 from webapp.services.application_reports import ChoiceCount, coverage
 from webapp.services.applications import CriterionData
 from webapp.services.questionnaires import ensure_questionnaire
@@ -223,13 +223,7 @@ def test_only_the_communitys_coordinators_see_the_coverage(
     path = f"/communities/{group.slug}/applications/coverage"
     anonymous = group.app.test_client().get(path)
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
-    with database.session() as session:
-        other = users.create_user(session, "other@example.org", PASSWORD)
-        communities.create_community(
-            session,
-            communities.CommunityData(name="Other", slug="other", language="fr"),
-            user_id=other,
-        )
+    other_coordinator(database)
     client = group.client("other@example.org")
     assert client.get(path).status_code == 404
     own = client.get("/communities/other/applications/coverage")

@@ -18,13 +18,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from web_helpers import PASSWORD, running_app, seed, sign_in
+from web_helpers import PASSWORD, other_coordinator, running_app, seed, sign_in
 
 from webapp.config import Config
 from webapp.db import Database
 from webapp.exports import neutralise, sheet_name
 from webapp.models import Membership, Person, QuestionnaireKind, Response, User
-from webapp.services import applications, communities, users
+from webapp.services import applications, users
 from webapp.services.applications import CriterionData
 from webapp.services.questionnaires import ensure_questionnaire
 
@@ -277,13 +277,7 @@ def test_only_the_communitys_coordinators_download(exports: Exports, database: D
     for kind in ("csv", "xlsx"):
         response = anonymous.get(exports.path(kind))
         assert response.status_code == 302 and "/login" in response.headers["Location"]
-    with database.session() as session:
-        other = users.create_user(session, "other@example.org", PASSWORD)
-        communities.create_community(
-            session,
-            communities.CommunityData(name="Other", slug="other", language="fr"),
-            user_id=other,
-        )
+    other_coordinator(database)
     client = exports.client("other@example.org")
     for kind in ("csv", "xlsx"):
         assert client.get(exports.path(kind)).status_code == 404

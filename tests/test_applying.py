@@ -103,6 +103,15 @@ def resume_of(client: FlaskClient) -> str:
     return found.group(1)
 
 
+def apply_fully(client: FlaskClient, sink: Sink) -> str:
+    """Nora signs up and sends a complete application; the page's ``resume`` proof."""
+    sign_up(client, sink, "nora@example.org")
+    resume = resume_of(client)
+    sent = {"resume": resume, "action": "send", **HALF, **REST}
+    assert client.post("/respond/application", data=sent).status_code == 303
+    return resume
+
+
 def test_a_colleague_brought_by_a_referral_link_is_attributed(
     app: Flask, database: Database, smtp_sink: Sink
 ) -> None:
@@ -199,9 +208,7 @@ def test_a_selected_person_confirms_and_becomes_a_member(
     app: Flask, database: Database, smtp_sink: Sink
 ) -> None:
     client = app.test_client()
-    sign_up(client, smtp_sink, "nora@example.org")
-    resume = resume_of(client)
-    client.post("/respond/application", data={"resume": resume, "action": "send", **HALF, **REST})
+    apply_fully(client, smtp_sink)
     nora = state_of(database, "nora@example.org")
     with database.session() as session:
         applications.decide(session, nora.community_id, nora.person_id, "selected", actor="t")
@@ -227,11 +234,7 @@ def test_a_waitlisted_person_can_step_aside(
     app: Flask, database: Database, smtp_sink: Sink
 ) -> None:
     client = app.test_client()
-    sign_up(client, smtp_sink, "nora@example.org")
-    client.post(
-        "/respond/application",
-        data={"resume": resume_of(client), "action": "send", **HALF, **REST},
-    )
+    apply_fully(client, smtp_sink)
     decide_and_tell(app, database, "nora@example.org", "waitlisted")
     assert "liste d’attente" in html.unescape(client.get("/respond/status").get_data(as_text=True))
     token = csrf_token(client, "/respond/withdraw")
@@ -244,10 +247,8 @@ def test_a_stale_tab_a_foreign_site_and_closed_applications_are_refused_with_not
     app: Flask, database: Database, smtp_sink: Sink
 ) -> None:
     client = app.test_client()
-    sign_up(client, smtp_sink, "nora@example.org")
-    resume = resume_of(client)
+    resume = apply_fully(client, smtp_sink)
     sent = {"resume": resume, "action": "send", **HALF, **REST}
-    assert client.post("/respond/application", data=sent).status_code == 303
     # A tab left open before sending: its "save for later" saves nothing, and says so.
     stale = client.post("/respond/application", data={"resume": resume, "action": "save", **HALF})
     page = html.unescape(stale.get_data(as_text=True))

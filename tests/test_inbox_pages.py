@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from inbound_mail import REPLY_DOMAIN, received, reply_to, sent_campaign
 from sink import Sink
 from sqlalchemy import select
-from web_helpers import PASSWORD, csrf_token, running_app, sign_in
+from web_helpers import PASSWORD, csrf_token, other_coordinator, running_app, sign_in
 
 from webapp.config import Config
 from webapp.db import Database
@@ -31,7 +31,7 @@ from webapp.models import (
     Person,
     utcnow,
 )
-from webapp.services import communities, suppressions, users
+from webapp.services import suppressions, users
 from webapp.services.inbound import pipeline, replies
 from webapp.services.inbound.pipeline import MAX_MESSAGE_BYTES
 from webapp.views import inbound as inbound_views
@@ -292,13 +292,7 @@ def test_an_empty_answer_shows_the_error_and_keeps_the_page(
 def test_another_coordinators_community_and_messages_are_not_found(
     inbox: Inbox, database: Database, app: Flask
 ) -> None:
-    with database.session() as session:
-        other_id = users.create_user(session, "other@example.org", PASSWORD)
-        communities.create_community(
-            session,
-            communities.CommunityData(name="Other", slug="other", language="fr"),
-            user_id=other_id,
-        )
+    other_coordinator(database)
     other = app.test_client()
     sign_in(other, "other@example.org")
     assert other.get("/communities/cop/inbox").status_code == 404

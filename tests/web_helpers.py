@@ -83,3 +83,16 @@ def running_app(config: Config) -> Iterator[Flask]:
         yield app
     finally:
         app.extensions["amorce"].database.dispose()
+
+
+def other_coordinator(database: Database) -> str:
+    """Another coordinator, with a community of their own (slug ``other``); their email."""
+    email = "other@example.org"
+    with database.session() as session:
+        user_id = users.create_user(session, email, PASSWORD)
+        communities.create_community(
+            session,
+            communities.CommunityData(name="Other", slug="other", language="fr"),
+            user_id=user_id,
+        )
+    return email

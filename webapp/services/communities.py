@@ -156,3 +156,13 @@ def funnel_counts(session: Session, community_id: int) -> dict[str, int]:
         .group_by(Membership.state)
     )
     return {state: count for state, count in rows}
+
+
+def sender_of(community: Community) -> dict[str, str]:
+    """Who sends on the community's behalf, as every email's footer shows it (CASL)."""
+    return {
+        "name": community.sender_name or community.name,
+        "organization": community.organization,
+        "postal_address": community.postal_address,
+        "contact_email": community.contact_email,
+    }

@@ -37,6 +37,7 @@ from webapp.models import (
 )
 
 from .campaigns import _campaign
+from .communities import sender_of
 from .errors import N_, NotFound
 from .inbound.addresses import signed_address
 
@@ -97,12 +98,7 @@ def _message_values(
         "message_html": markdown_to_html(message),
         "link": link,
         "unsubscribe_url": unsubscribe_url,
-        "sender": {
-            "name": community.sender_name,
-            "organization": community.organization,
-            "postal_address": community.postal_address,
-            "contact_email": community.contact_email,
-        },
+        "sender": sender_of(community),
     }
 
 

@@ -37,6 +37,7 @@ from webapp.models import (
 )
 
 from . import suppressions, tokens
+from .communities import sender_of
 from .errors import N_, DomainError, InvalidToken
 from .people import normalise_email
 
@@ -225,12 +226,7 @@ def _personal_message(
         {
             "community_name": community.name,
             "subject": "",
-            "sender": {
-                "name": community.sender_name or community.name,
-                "organization": community.organization,
-                "postal_address": community.postal_address,
-                "contact_email": community.contact_email,
-            },
+            "sender": sender_of(community),
             **values,
         },
     )

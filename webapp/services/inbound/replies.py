@@ -34,6 +34,7 @@ from webapp.models import (
     utcnow,
 )
 from webapp.services import suppressions, tokens
+from webapp.services.communities import sender_of
 from webapp.services.errors import N_, DomainError, NotFound
 
 from .addresses import signed_address
@@ -98,12 +99,7 @@ def _compose(
             "first_name": person.first_name,
             "community_name": community.name,
             "unsubscribe_url": f"{config.base_url}/u/{token}",
-            "sender": {
-                "name": community.sender_name,
-                "organization": community.organization,
-                "postal_address": community.postal_address,
-                "contact_email": community.contact_email,
-            },
+            "sender": sender_of(community),
             **values,
         },
     )
