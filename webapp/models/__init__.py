@@ -16,6 +16,20 @@ from .campaigns import (
 )
 from .communities import Community, Stage
 from .inbound import InboundKind, InboundMessage, InboundState, Intent
+from .meetings import (
+    Availability,
+    KeyRole,
+    Meeting,
+    MeetingState,
+    Poll,
+    PollAnswer,
+    PollComment,
+    PollRole,
+    PollSlot,
+    PollState,
+    Rsvp,
+    RsvpStatus,
+)
 from .people import (
     ConsentBasis,
     ConsentRecord,
@@ -32,6 +46,18 @@ from .tokens import Token, TokenPurpose
 from .users import CommunityCoordinator, Role, User
 
 __all__ = [
+    "Availability",
+    "KeyRole",
+    "Meeting",
+    "MeetingState",
+    "Poll",
+    "PollAnswer",
+    "PollComment",
+    "PollRole",
+    "PollSlot",
+    "PollState",
+    "Rsvp",
+    "RsvpStatus",
     "AuditLog",
     "Base",
     "Campaign",
