@@ -95,6 +95,13 @@ class Campaign(Base):
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     quiet_start: Mapped[int | None] = mapped_column(default=None)  # local hour, 0-23
     quiet_end: Mapped[int | None] = mapped_column(default=None)
+    # What an availability or invitation campaign is about.
+    poll_id: Mapped[int | None] = mapped_column(
+        ForeignKey("polls.id", ondelete="SET NULL"), default=None
+    )
+    meeting_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meetings.id", ondelete="SET NULL"), default=None
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
