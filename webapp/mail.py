@@ -177,6 +177,21 @@ def _encoded(value: str) -> str:
     return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(word).decode()}?=" for word in words)
 
 
+@dataclass(frozen=True)
+class CalendarPart:
+    """An iCalendar event to carry in an email, and its iTIP method (REQUEST, CANCEL)."""
+
+    data: bytes
+    method: str = "REQUEST"
+    filename: str = "invite.ics"
+
+
+def _base64_lines(data: bytes) -> bytes:
+    """Base64 in lines of 76 characters, CRLF-terminated."""
+    encoded = base64.b64encode(data)
+    return b"".join(encoded[i : i + 76] + b"\r\n" for i in range(0, len(encoded), 76))
+
+
 def _quoted_printable(text: str) -> bytes:
     crlf = text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
     return binascii.b2a_qp(crlf, quotetabs=False, istext=True, header=False)
@@ -189,8 +204,14 @@ def build_message(
     to_header: str,
     headers: dict[str, str],
     message_id_domain: str,
+    calendar: CalendarPart | None = None,
 ) -> OutgoingMessage:
-    """A multipart/alternative message (text and HTML, quoted-printable UTF-8)."""
+    """A multipart/alternative message (text and HTML, quoted-printable UTF-8).
+
+    With ``calendar``, the alternative also carries the event as ``text/calendar`` (what mail
+    clients turn into accept and decline buttons) and the whole is multipart/mixed with the
+    same event attached as a file, for the clients that only offer to open it.
+    """
     boundary = f"=_amorce_{secrets.token_hex(12)}"  # "=_" cannot occur in quoted-printable
     fields = [
         ("Subject", _encoded(rendered.subject)),
@@ -200,7 +221,6 @@ def build_message(
         ("Message-ID", make_msgid(domain=message_id_domain)),
         *((key, _encoded(value)) for key, value in headers.items()),
         ("MIME-Version", "1.0"),
-        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
     ]
     parts = []
     for subtype, text in (("plain", rendered.text), ("html", rendered.html)):
@@ -211,7 +231,32 @@ def build_message(
             + _quoted_printable(text)
             + b"\r\n"
         )
-    body = b"".join(parts) + f"--{boundary}--\r\n".encode("ascii")
+    if calendar is None:
+        fields.append(("Content-Type", f'multipart/alternative; boundary="{boundary}"'))
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode("ascii")
+        return OutgoingMessage(tuple(fields), body)
+    encoded = _base64_lines(calendar.data)
+    parts.append(
+        f"--{boundary}\r\n"
+        f'Content-Type: text/calendar; charset="utf-8"; method={calendar.method}\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n".encode("ascii")
+        + encoded
+    )
+    alternative = b"".join(parts) + f"--{boundary}--\r\n".encode("ascii")
+    outer = f"=_amorce_{secrets.token_hex(12)}"
+    fields.append(("Content-Type", f'multipart/mixed; boundary="{outer}"'))
+    body = (
+        f'--{outer}\r\nContent-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode(
+            "ascii"
+        )
+        + alternative
+        + f"--{outer}\r\n"
+        f'Content-Type: application/ics; name="{calendar.filename}"\r\n'
+        f'Content-Disposition: attachment; filename="{calendar.filename}"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n".encode("ascii")
+        + encoded
+        + f"--{outer}--\r\n".encode("ascii")
+    )
     return OutgoingMessage(tuple(fields), body)
 
 

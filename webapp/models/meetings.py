@@ -163,9 +163,7 @@ class Rsvp(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
-    person_id: Mapped[int] = mapped_column(
-        ForeignKey("persons.id", ondelete="CASCADE"), index=True
-    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(12))
     source: Mapped[str] = mapped_column(String(12), default="web")  # web, email, calendar
     comment: Mapped[str] = mapped_column(Text, default="")

@@ -59,6 +59,8 @@ class Step(enum.StrEnum):
     INTEREST = "interest"  # the interest questionnaire
     APPLICATION = "application"  # the application form, draft or sent
     STATUS = "status"  # a decision to answer or to read
+    POLL = "poll"  # the founding meeting's availability poll
+    MEETING = "meeting"  # a meeting's invitation, to answer
 
 
 def accepts_applications(community: Community) -> bool:
@@ -73,6 +75,13 @@ def step_for(session: Session, community_id: int, person_id: int, delivery_id: i
     if community is None:
         raise NotFound(N_("No such community."))
     state = membership_of(session, community_id, person_id).state
+    kind = _campaign_kind(session, delivery_id)
+    if state in (MembershipState.SELECTED, MembershipState.MEMBER):
+        # The founding group's own links: a poll to answer, an invitation to answer.
+        if kind == CampaignKind.AVAILABILITY:
+            return Step.POLL
+        if kind == CampaignKind.INVITATION:
+            return Step.MEETING
     if state in (MembershipState.MEMBER, MembershipState.ALUMNUS):
         return Step.STATUS
     if state in DECIDED:
@@ -83,16 +92,25 @@ def step_for(session: Session, community_id: int, person_id: int, delivery_id: i
         return Step.APPLICATION
     if not accepts_applications(community):
         return Step.INTEREST
-    kind = None
-    if delivery_id is not None:
-        kind = session.scalar(
-            select(Campaign.kind)
-            .join(Delivery, Delivery.campaign_id == Campaign.id)
-            .where(Delivery.id == delivery_id)
-        )
     if kind == CampaignKind.APPLICATION or (kind is None and state in APPLYING):
         return Step.APPLICATION
     return Step.INTEREST
+
+
+def _campaign_kind(session: Session, delivery_id: int | None) -> str | None:
+    campaign = campaign_of(session, delivery_id)
+    return campaign.kind if campaign is not None else None
+
+
+def campaign_of(session: Session, delivery_id: int | None) -> Campaign | None:
+    """The campaign whose email carried a personal link (None for a link given on a page)."""
+    if delivery_id is None:
+        return None
+    return session.scalar(
+        select(Campaign)
+        .join(Delivery, Delivery.campaign_id == Campaign.id)
+        .where(Delivery.id == delivery_id)
+    )
 
 
 def told(session: Session, community_id: int, person_id: int, decision: str) -> bool:

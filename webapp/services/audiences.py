@@ -16,6 +16,7 @@ from webapp.models import (
     Delivery,
     DeliveryState,
     Membership,
+    MembershipState,
     Person,
     Questionnaire,
     QuestionnaireKind,
@@ -81,6 +82,17 @@ def _consenting(community_id: int) -> Select[Any]:
     )
 
 
+# A poll and an invitation go to the whole founding group: confirmed or not yet.
+FOUNDING_GROUP = (MembershipState.SELECTED, MembershipState.MEMBER)
+
+
+def audience_states(campaign: Campaign) -> tuple[str, ...]:
+    """The membership states a campaign reaches."""
+    if campaign.kind in (CampaignKind.AVAILABILITY, CampaignKind.INVITATION):
+        return FOUNDING_GROUP
+    return (campaign.audience_state,)
+
+
 def _audience(campaign: Campaign, *columns: Any) -> Select[Any]:
     """``columns`` of the people in the campaign's audience state matching its ``responded``
     filter (the answer filter is applied in Python, see :func:`plan_audience`)."""
@@ -91,7 +103,7 @@ def _audience(campaign: Campaign, *columns: Any) -> Select[Any]:
         .join(Membership, Membership.person_id == Person.id)
         .where(
             Membership.community_id == community_id,
-            Membership.state == campaign.audience_state,
+            Membership.state.in_(audience_states(campaign)),
         )
     )
     for kind, wanted in ((campaign.audience_filter or {}).get("responded") or {}).items():

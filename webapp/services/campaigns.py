@@ -38,12 +38,16 @@ DEFAULT_AUDIENCE = {
     CampaignKind.RECRUITMENT: MembershipState.PROSPECT,
     CampaignKind.APPLICATION: MembershipState.INTERESTED,
     CampaignKind.DECISION: MembershipState.SELECTED,
+    CampaignKind.AVAILABILITY: MembershipState.MEMBER,  # and the selected: see audiences
+    CampaignKind.INVITATION: MembershipState.MEMBER,  # and the selected: see audiences
     CampaignKind.ANNOUNCEMENT: MembershipState.MEMBER,
 }
 SUPPORTED_KINDS = (
     CampaignKind.RECRUITMENT,
     CampaignKind.APPLICATION,
     CampaignKind.DECISION,
+    CampaignKind.AVAILABILITY,
+    CampaignKind.INVITATION,
     CampaignKind.ANNOUNCEMENT,
 )
 # A decision campaign tells each decision to the people who got it.
@@ -81,6 +85,20 @@ def default_content(kind: str, audience: str = "") -> dict[str, dict[str, str]]:
             )
         elif kind == CampaignKind.DECISION:
             subject, message = _decision_text(gettext, audience or MembershipState.SELECTED)
+        elif kind == CampaignKind.AVAILABILITY:
+            subject = gettext("When can you come to the founding meeting of “{{ community }}”?")
+            message = gettext(
+                "The founding group of **{{ community }}** will meet for the first time, face to "
+                "face. It is the meeting that sets the climate of trust between us: we want "
+                "everyone there. Tell us which of the proposed times suit you; it takes a minute."
+            )
+        elif kind == CampaignKind.INVITATION:
+            subject = gettext("Invitation: the founding meeting of “{{ community }}”")
+            message = gettext(
+                "The founding meeting of **{{ community }}** is set. "
+                "We will get to know one another, share what the community can bring each of "
+                "us, agree on the minimum commitments and choose our first topics."
+            )
         else:
             subject = gettext("News from the community “{{ community }}”")
             message = gettext(
@@ -187,8 +205,11 @@ def create_campaign(
     policy: SendingPolicy | None = None,
     name: str = "",
     user_id: int | None = None,
+    poll_id: int | None = None,
+    meeting_id: int | None = None,
 ) -> int:
-    """A draft campaign with the default texts unless others are given."""
+    """A draft campaign with the default texts unless others are given; an availability
+    campaign is about a poll, an invitation about a meeting."""
     if kind not in set(CampaignKind):
         raise DomainError(
             N_("Unknown campaign kind %(kind)s: use one of %(kinds)s."),
@@ -204,6 +225,10 @@ def create_campaign(
         raise DomainError(
             N_("A decision campaign goes to the selected, waitlisted or declined people.")
         )
+    if kind == CampaignKind.AVAILABILITY and poll_id is None:
+        raise DomainError(N_("Say which availability poll the campaign asks people to answer."))
+    if kind == CampaignKind.INVITATION and meeting_id is None:
+        raise DomainError(N_("Say which meeting the invitation is for."))
     body = content or default_content(kind, audience)
     _raise_errors(check_content(body))
     campaign = Campaign(
@@ -214,6 +239,8 @@ def create_campaign(
         content=body,
         name=name,
         created_by_id=user_id,
+        poll_id=poll_id,
+        meeting_id=meeting_id,
     )
     session.add(campaign)
     session.flush()
@@ -479,7 +506,7 @@ def audience_sample(session: Session, campaign_id: int, limit: int = 200) -> lis
         .join(Membership, Membership.person_id == Person.id)
         .where(
             Membership.community_id == campaign.community_id,
-            Membership.state == campaign.audience_state,
+            Membership.state.in_(audiences.audience_states(campaign)),
         )
         .order_by(Person.email)
         .limit(limit)

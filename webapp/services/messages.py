@@ -5,18 +5,23 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from email.header import Header
 from functools import lru_cache
 from html.parser import HTMLParser
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_date, format_time
 from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from forms.questionnaires import localised
 from webapp.config import Config
 from webapp.i18n import pick_locale, translations_for
 from webapp.mail import (
+    CalendarPart,
     EmailRenderer,
     OutgoingMessage,
     RenderedEmail,
@@ -32,20 +37,27 @@ from webapp.models import (
     Campaign,
     CampaignKind,
     Community,
+    Meeting,
+    MeetingState,
     Membership,
     Person,
+    Poll,
 )
 
+from . import ics
 from .campaigns import _campaign
 from .communities import sender_of
 from .errors import N_, NotFound
 from .inbound.addresses import signed_address
+from .reminders import zone
 
 TEMPLATES = {
     CampaignKind.RECRUITMENT: "recruitment",
     CampaignKind.ANNOUNCEMENT: "announcement",
     CampaignKind.APPLICATION: "application",
     CampaignKind.DECISION: "decision",
+    CampaignKind.AVAILABILITY: "availability",
+    CampaignKind.INVITATION: "invitation",
 }
 
 
@@ -60,9 +72,57 @@ class MessageContext:
 
     community: Community
     campaign: Campaign
+    meeting: Meeting | None = None  # what an invitation is about
+    poll: Poll | None = None  # what an availability request is about
     skeletons: dict[tuple[Any, ...], _Skeleton | None] = field(
         default_factory=dict, repr=False, compare=False
     )
+
+
+def context_for(session: Session, community: Community, campaign: Campaign) -> MessageContext:
+    """The campaign's context, with the meeting or the poll it is about."""
+    return MessageContext(
+        community,
+        campaign,
+        meeting=session.get(Meeting, campaign.meeting_id) if campaign.meeting_id else None,
+        poll=session.get(Poll, campaign.poll_id) if campaign.poll_id else None,
+    )
+
+
+def _event_values(ctx: MessageContext, locale: str, zone_name: str) -> dict[str, Any]:
+    """The meeting (when, where, the agenda) and the poll's deadline, in the reader's language
+    and time zone, with the zone written out."""
+    values: dict[str, Any] = {"meeting": None, "poll_deadline": ""}
+    if ctx.poll is None and ctx.meeting is None:
+        return values
+    reader = zone(zone_name or ctx.community.timezone)
+    if ctx.poll is not None and ctx.poll.deadline_at is not None:
+        values["poll_deadline"] = moment_text(ctx.poll.deadline_at, reader, locale)
+    meeting = ctx.meeting
+    if meeting is not None:
+        ends = meeting.starts_at + timedelta(minutes=meeting.duration_minutes)
+        values["meeting"] = {
+            "title": meeting.title,
+            "when": moment_text(meeting.starts_at, reader, locale),
+            "ends": format_time(ends, format="short", tzinfo=reader, locale=locale),
+            "place": meeting.place,
+            "agenda": [localised(item, locale) for item in meeting.agenda or []],
+            "cancelled": meeting.state == MeetingState.CANCELLED,
+            "changed": meeting.sequence > 0,
+        }
+    return values
+
+
+def moment_text(moment: datetime, zone: ZoneInfo, locale: str) -> str:
+    """ "mardi 3 mars 2027 à 09:30 (America/Toronto)": a moment as a reader in ``zone`` reads
+    it, the zone written out."""
+    day = format_date(moment.astimezone(zone), format="full", locale=locale)
+    hour = format_time(moment, format="short", tzinfo=zone, locale=locale)
+    return translations_for(locale).gettext("%(day)s at %(time)s (%(zone)s)") % {
+        "day": day,
+        "time": hour,
+        "zone": zone.key,
+    }
 
 
 def _message_values(
@@ -73,6 +133,7 @@ def _message_values(
     link: str,
     unsubscribe_url: str,
     step: int = 0,
+    zone: str = "",
 ) -> dict[str, Any]:
     """Template values; ``names`` holds the placeholders of the subject and of the message."""
     community = ctx.community
@@ -99,6 +160,7 @@ def _message_values(
         "link": link,
         "unsubscribe_url": unsubscribe_url,
         "sender": sender_of(community),
+        **_event_values(ctx, locale, zone),
     }
 
 
@@ -116,7 +178,7 @@ def render_for(
     unsubscribe_url = f"{config.base_url}/u/{token}"
     names = {"first_name": person.first_name, "last_name": person.last_name}
     values = _message_values(
-        ctx, locale, (names, names), person.first_name, link, unsubscribe_url, step
+        ctx, locale, (names, names), person.first_name, link, unsubscribe_url, step, person.timezone
     )
     return locale, renderer.render(TEMPLATES[CampaignKind(ctx.campaign.kind)], locale, values)
 
@@ -286,7 +348,8 @@ def preview(
             last_name=person.last_name,
             language=locale,
         )
-    return render_for(config, renderer, MessageContext(community, campaign), person, "PREVIEW")[1]
+    ctx = context_for(session, community, campaign)
+    return render_for(config, renderer, ctx, person, "PREVIEW")[1]
 
 
 def _message_id_domain(config: Config) -> str:
@@ -349,6 +412,8 @@ def message_for(
     rendered for this recipient.
     """
     community = ctx.community
+    # A meeting or a poll reads in each recipient's own time zone: rendered per recipient.
+    cache = cache and ctx.meeting is None and ctx.poll is None
     rendered = _skeleton_email(config, renderer, ctx, person, token, step) if cache else None
     if rendered is None:
         rendered = render_for(config, renderer, ctx, person, token, step)[1]
@@ -358,6 +423,7 @@ def message_for(
         to_header=address_header(person.display_name, person.email),
         headers=_headers(config, delivery_id, token, community),
         message_id_domain=_message_id_domain(config),
+        calendar=invitation_calendar(config, ctx, person, token),
     )
 
 
@@ -382,7 +448,8 @@ def send_test(
     community = session.get(Community, campaign.community_id)
     assert community is not None
     person = Person(email=email, first_name=name.split(" ")[0] if name else "", language=locale)
-    _, rendered = render_for(config, renderer, MessageContext(community, campaign), person, "TEST")
+    ctx = context_for(session, community, campaign)
+    _, rendered = render_for(config, renderer, ctx, person, "TEST")
     marked = RenderedEmail(f"[TEST] {rendered.subject}", rendered.text, rendered.html)
     message = build_message(
         marked,
@@ -394,3 +461,36 @@ def send_test(
         message_id_domain=_message_id_domain(config),
     )
     connection.send(message, envelope_address(config.mail_from), email)
+
+
+def invitation_calendar(
+    config: Config, ctx: MessageContext, person: Person, token: str
+) -> CalendarPart | None:
+    """The event an invitation carries for this recipient: a request, or a cancellation once
+    the meeting is cancelled; None for any other campaign."""
+    meeting = ctx.meeting
+    if meeting is None or ctx.campaign.kind != CampaignKind.INVITATION:
+        return None
+    cancelled = meeting.state == MeetingState.CANCELLED
+    event = ics.CalendarEvent(
+        uid=meeting.uid,
+        sequence=meeting.sequence,
+        title=meeting.title,
+        description="\n".join(
+            localised(item, pick_locale(person.language, ctx.community.language))
+            for item in meeting.agenda or []
+        ),
+        starts_at=meeting.starts_at,
+        duration=timedelta(minutes=meeting.duration_minutes),
+        timezone=meeting.timezone,
+        location=meeting.place,
+        organizer=(
+            ctx.community.sender_name or ctx.community.name,
+            envelope_address(config.mail_from),
+        ),
+        attendees=(ics.Attendee(person.display_name, person.email),),
+        url=f"{config.base_url}/r/{token}",
+    )
+    if cancelled:
+        return CalendarPart(ics.cancellation(event), method="CANCEL")
+    return CalendarPart(ics.invitation(event), method="REQUEST")

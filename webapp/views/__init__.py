@@ -21,6 +21,7 @@ def register_blueprints(app: Flask, config: Config) -> None:
         errors,
         inbound,
         labels,
+        meet,
         people,
         public,
         questionnaires,
@@ -33,6 +34,7 @@ def register_blueprints(app: Flask, config: Config) -> None:
     app.register_blueprint(campaigns.bp)
     app.register_blueprint(respond.bp)
     app.register_blueprint(apply.bp)
+    app.register_blueprint(meet.bp)
     app.register_blueprint(inbound.bp)
     app.register_blueprint(applications.bp)
     app.register_blueprint(application_reports.bp)

@@ -36,7 +36,7 @@ from webapp.models import (
 )
 from webapp.services import suppressions, tokens
 from webapp.services.campaigns import _campaign, complete_if_done, is_running
-from webapp.services.messages import MessageContext, message_for, reply_address
+from webapp.services.messages import context_for, message_for, reply_address
 from webapp.services.reminders import ReminderPolicy
 from webapp.throttle import NoThrottle, Throttle
 
@@ -108,7 +108,7 @@ def send_claimed(
         outcome,
         campaign.consecutive_errors,
     )
-    ctx = MessageContext(community, campaign)
+    ctx = context_for(session, community, campaign)
     gate = throttle or NoThrottle()
     for position, chunk in enumerate(_chunks(rows, CHUNK)):
         if position and not is_running(session, campaign.id):

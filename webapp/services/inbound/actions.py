@@ -17,9 +17,11 @@ from webapp.models import (
     Membership,
     MembershipState,
     Person,
+    RsvpStatus,
     utcnow,
 )
-from webapp.services import people, suppressions
+from webapp.services import meetings, people, suppressions
+from webapp.services.errors import DomainError
 from webapp.services.questionnaires import INTEREST_FROM
 
 from .bounces import BounceReport
@@ -28,10 +30,27 @@ SOFT_BOUNCES_TO_SUPPRESS = 3  # temporary failures within the window before the 
 SOFT_BOUNCE_WINDOW = timedelta(days=30)
 
 
+# What an answer to an invitation says, as an RSVP.
+RSVPS = {
+    Intent.ATTENDING: RsvpStatus.ACCEPTED,
+    Intent.NOT_ATTENDING: RsvpStatus.DECLINED,
+    Intent.MAYBE: RsvpStatus.TENTATIVE,
+}
+
+
 def apply_intent(
-    session: Session, membership: Membership, intent: str, *, unsubscribe: bool, actor: str
+    session: Session,
+    membership: Membership,
+    intent: str,
+    *,
+    unsubscribe: bool,
+    actor: str,
+    meeting_id: int | None = None,
+    source: str = "email",
 ) -> str | None:
-    """Change what the intent says about the person; the action taken, or None."""
+    """Change what the intent says about the person; the action taken, or None.
+
+    About a meeting (``meeting_id``), attending, not attending and maybe are its RSVP."""
     community_id, person_id = membership.community_id, membership.person_id
     membership.answered_at = membership.answered_at or utcnow()
     if unsubscribe:
@@ -45,9 +64,16 @@ def apply_intent(
     elif intent == Intent.NOT_INTERESTED:
         people.record_not_now(session, community_id, person_id, membership=membership)
         action = "marked_not_interested"
+    elif intent in RSVPS and meeting_id is not None:
+        try:
+            outcome = meetings.answer(
+                session, meeting_id, person_id, RSVPS[Intent(intent)], source=source
+            )
+        except DomainError:  # cancelled, or not invited: a coordinator sees the message
+            return None
+        action = f"rsvp_{outcome.status}"
     else:
-        # Maybe, questions and RSVPs change no state here: the coordinator sees them in the inbox
-        # (RSVPs are recorded against a meeting once meetings exist).
+        # Questions, a maybe about no meeting: no state changes, the coordinator sees them.
         return None
     session.add(
         AuditLog(

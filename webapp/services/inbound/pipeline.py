@@ -35,6 +35,7 @@ from webapp.models import (
     InboundMessage,
     InboundState,
     Intent,
+    Meeting,
     Membership,
     Person,
     utcnow,
@@ -314,7 +315,9 @@ def _read_and_apply(
         row.intent = calendar.intent
         row.confidence = 1.0
         row.text = mask_links(calendar.comment or new_text(message))[:2000]
-        _attributed_or_flagged(session, row, ctx, attribution, calendar.intent, unsubscribe=False)
+        _attributed_or_flagged(
+            session, row, ctx, attribution, calendar.intent, unsubscribe=False, uid=calendar.uid
+        )
         return
 
     automatic = automatic_reason(message, row.envelope_from or None)
@@ -388,6 +391,8 @@ def _attributed_or_flagged(
     attribution: Attribution,
     intent: str,
     unsubscribe: bool,
+    *,
+    uid: str = "",
 ) -> None:
     """Act when the message is attributed and the reading sure; otherwise leave it for review."""
     if ctx.membership is None or ctx.campaign is None:
@@ -402,11 +407,30 @@ def _attributed_or_flagged(
         row.needs_review = True
         return
     row.action = apply_intent(
-        session, ctx.membership, intent, unsubscribe=unsubscribe, actor=f"inbound:{row.id}"
+        session,
+        ctx.membership,
+        intent,
+        unsubscribe=unsubscribe,
+        actor=f"inbound:{row.id}",
+        meeting_id=_meeting_of(session, ctx.campaign, uid),
+        source="calendar" if uid else "email",
     )
-    # Read with confidence but nothing to apply (a question, a maybe, an RSVP before meetings
-    # exist): a coordinator sees it.
+    # Read with confidence but nothing to apply (a question, a maybe outside an invitation, an
+    # answer about no meeting): a coordinator sees it.
     row.needs_review = row.action is None
+
+
+def _meeting_of(session: Session, campaign: Campaign, uid: str) -> int | None:
+    """The meeting an answer is about: the calendar's UID names it, else the campaign's."""
+    if uid:
+        found = session.scalar(
+            select(Meeting.id).where(
+                Meeting.uid == uid, Meeting.community_id == campaign.community_id
+            )
+        )
+        if found is not None:
+            return int(found)
+    return campaign.meeting_id
 
 
 def _guess_community(session: Session, row: InboundMessage) -> int | None:

@@ -1,0 +1,243 @@
+"""The founding meeting (issue 6): scheduled, moved and cancelled with its calendar identity, the
+invitation sent through the campaign engine with its .ics, and RSVPs from the web, an email reply
+and the calendar's own accept or decline, within the room's capacity."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+
+import pytest
+from builders import community_with_people
+from icalendar import Calendar
+from inbound_mail import REPLY_DOMAIN, reply_to
+from sink import Sink
+from sqlalchemy import select
+
+from webapp.config import Config
+from webapp.db import Database
+from webapp.models import InboundMessage, Membership, Person, Rsvp
+from webapp.services import campaigns, meetings
+from webapp.services.errors import DomainError
+from webapp.services.inbound import pipeline
+from workers.campaigns import drain_with
+from workers.inbound import process_with
+
+PEOPLE = """email,first_name,language,timezone
+marie@example.org,Marie,fr,America/Toronto
+bob@example.org,Bob,en,America/Vancouver
+chloe@example.org,Chloé,fr,Europe/Paris
+"""
+START = datetime(2027, 3, 4, 14, 0, tzinfo=UTC)  # 9:00 in Toronto, 6:00 in Vancouver
+
+
+@pytest.fixture
+def settings_(config: Config, smtp_sink: Sink) -> Config:
+    return config.with_overrides(smtp_url=smtp_sink.url, reply_domain=REPLY_DOMAIN)
+
+
+def founding_group(database: Database, *, capacity: int | None = None) -> tuple[int, int]:
+    """A community whose three people are members, and a meeting for them."""
+    with database.session() as session:
+        community_id = community_with_people(session, PEOPLE)
+        for membership in session.scalars(select(Membership)):
+            membership.state = "member"
+        meeting_id = meetings.schedule(
+            session,
+            community_id,
+            meetings.MeetingData(
+                title="Rencontre de fondation",
+                starts_at=START,
+                duration_minutes=150,
+                timezone="America/Toronto",
+                place="Salle 1234, pavillon Desjardins",
+                capacity=capacity,
+            ),
+            actor="test",
+        )
+        session.commit()
+    return community_id, meeting_id
+
+
+def person_id(database: Database, email: str) -> int:
+    with database.session() as session:
+        return session.scalars(select(Person.id).where(Person.email == email)).one()
+
+
+def invite(database: Database, config: Config, community_id: int, meeting_id: int) -> int:
+    with database.session() as session:
+        campaign_id = campaigns.create_campaign(
+            session, community_id, kind="invitation", meeting_id=meeting_id
+        )
+        campaigns.launch_campaign(session, campaign_id)
+        session.commit()
+    while drain_with(config, database, campaign_id):
+        pass
+    return campaign_id
+
+
+def calendar_of(message: EmailMessage) -> tuple[str, Calendar]:
+    parts = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    assert len(parts) == 1
+    method = str(parts[0].get_param("method"))
+    return method, Calendar.from_ical(parts[0].get_content())
+
+
+def test_the_invitation_carries_the_event_in_each_persons_time_zone(
+    database: Database, settings_: Config, smtp_sink: Sink
+) -> None:
+    community_id, meeting_id = founding_group(database)
+    invite(database, settings_, community_id, meeting_id)
+    bob = smtp_sink.to("bob@example.org")[0]
+    text = bob.get_body(("plain",)).get_content()
+    assert "6:00" in text and "America/Vancouver" in text  # his own zone, written out
+    assert "Salle 1234" in text and "The minimum commitments" in text  # the place, the agenda
+    marie = smtp_sink.to("marie@example.org")[0].get_body(("plain",)).get_content()
+    assert "09:00" in marie and "America/Toronto" in marie and "Les engagements minimaux" in marie
+    method, calendar = calendar_of(bob)
+    assert method == "REQUEST" and str(calendar["METHOD"]) == "REQUEST"
+    (event,) = calendar.walk("VEVENT")
+    with database.session() as session:
+        meeting = session.get_one(meetings.Meeting, meeting_id)
+        assert str(event["UID"]) == meeting.uid and int(event["SEQUENCE"]) == 0
+    assert event.decoded("DTSTART") == START
+    assert [part.get_filename() for part in bob.iter_attachments()] == ["invite.ics"]
+
+
+def test_rsvps_from_an_email_reply_and_from_the_calendar(
+    database: Database, settings_: Config, smtp_sink: Sink
+) -> None:
+    community_id, meeting_id = founding_group(database)
+    invite(database, settings_, community_id, meeting_id)
+    marie = smtp_sink.to("marie@example.org")[0]
+    yes = deliver(database, settings_, reply_to(marie, "Oui, je serai là !"))
+    assert (yes.intent, yes.action) == ("attending", "rsvp_accepted")
+    bob = smtp_sink.to("bob@example.org")[0]
+    _, calendar = calendar_of(bob)
+    (event,) = calendar.walk("VEVENT")
+    deliver(database, settings_, imip_reply(bob, str(event["UID"]), "DECLINED"))
+    statuses = rsvps(database, meeting_id)
+    assert statuses == {
+        "marie@example.org": ("accepted", "email"),
+        "bob@example.org": ("declined", "calendar"),
+    }
+
+
+def test_a_full_room_keeps_a_waiting_list_and_a_declined_seat_goes_to_the_first_in_line(
+    database: Database,
+) -> None:
+    _, meeting_id = founding_group(database, capacity=2)
+    ids = {
+        email: person_id(database, email)
+        for email in ("marie@example.org", "bob@example.org", "chloe@example.org")
+    }
+    with database.session() as session:
+        assert (
+            meetings.answer(session, meeting_id, ids["marie@example.org"], "accepted").status
+            == "accepted"
+        )
+        assert (
+            meetings.answer(session, meeting_id, ids["bob@example.org"], "accepted").status
+            == "accepted"
+        )
+        third = meetings.answer(session, meeting_id, ids["chloe@example.org"], "accepted")
+        assert third.status == "waitlisted"
+        freed = meetings.answer(session, meeting_id, ids["bob@example.org"], "declined")
+        assert freed.promoted == ids["chloe@example.org"]
+        session.commit()
+    assert rsvps(database, meeting_id)["chloe@example.org"][0] == "accepted"
+
+
+def test_moving_and_cancelling_change_the_sequence_and_the_email(
+    database: Database, settings_: Config, smtp_sink: Sink
+) -> None:
+    community_id, meeting_id = founding_group(database)
+    with database.session() as session:
+        meeting = session.get_one(meetings.Meeting, meeting_id)
+        data = meetings.MeetingData(
+            title=meeting.title,
+            starts_at=START + timedelta(days=1),
+            duration_minutes=150,
+            timezone="America/Toronto",
+            place=meeting.place,
+        )
+        assert meetings.change(session, meeting_id, data, actor="test") is True
+        renamed = meetings.MeetingData(**{**data.__dict__, "title": "Fondation"})
+        assert meetings.change(session, meeting_id, renamed, actor="test") is False
+        session.commit()
+    invite(database, settings_, community_id, meeting_id)
+    update = smtp_sink.to("chloe@example.org")[-1]
+    assert update["Subject"].startswith("Modifié") or "Modifi" in update["Subject"]
+    _, calendar = calendar_of(update)
+    (event,) = calendar.walk("VEVENT")
+    assert int(event["SEQUENCE"]) == 1 and event.decoded("DTSTART") == START + timedelta(days=1)
+    with database.session() as session:
+        assert meetings.cancel(session, meeting_id, actor="test") is True
+        assert meetings.cancel(session, meeting_id, actor="test") is False
+        session.commit()
+    invite(database, settings_, community_id, meeting_id)
+    cancel = smtp_sink.to("chloe@example.org")[-1]
+    method, calendar = calendar_of(cancel)
+    (event,) = calendar.walk("VEVENT")
+    assert method == "CANCEL" and int(event["SEQUENCE"]) == 2
+    assert "annulée" in cancel.get_body(("plain",)).get_content()
+    with database.session() as session, pytest.raises(DomainError):
+        meetings.answer(session, meeting_id, person_id(database, "bob@example.org"), "accepted")
+
+
+def test_only_the_founding_group_is_invited(database: Database) -> None:
+    _, meeting_id = founding_group(database)
+    with database.session() as session:
+        chloe = session.scalars(
+            select(Membership)
+            .join(Person, Person.id == Membership.person_id)
+            .where(Person.email == "chloe@example.org")
+        ).one()
+        chloe.state = "applicant"
+        session.commit()
+        assert [i.email for i in meetings.invitees(session, meeting_id)] == [
+            "bob@example.org",
+            "marie@example.org",
+        ]
+        with pytest.raises(DomainError):
+            meetings.answer(session, meeting_id, chloe.person_id, "accepted")
+
+
+def deliver(database: Database, config: Config, raw: bytes) -> InboundMessage:
+    with database.session() as session:
+        inbound_id = pipeline.receive(session, raw, channel="smtp")
+    assert inbound_id is not None
+    process_with(config, database, inbound_id)
+    with database.session() as session:
+        row = session.get_one(InboundMessage, inbound_id)
+        session.expunge(row)
+        return row
+
+
+def imip_reply(original: EmailMessage, uid: str, partstat: str) -> bytes:
+    """What a calendar sends back when its user presses Accept or Decline."""
+    reply = EmailMessage()
+    reply["From"] = str(original["To"])
+    reply["To"] = str(original["Reply-To"])
+    reply["Subject"] = f"Declined: {original['Subject']}"
+    attendee = str(original["To"]).split("<")[-1].rstrip(">")
+    body = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//Calendar//EN\r\nMETHOD:REPLY\r\n"
+        f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20270101T000000Z\r\n"
+        f"ATTENDEE;PARTSTAT={partstat}:mailto:{attendee}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    reply.set_content("Bob has declined.")
+    reply.add_alternative(
+        body.encode(), maintype="text", subtype="calendar", params={"method": "REPLY"}
+    )
+    return reply.as_bytes()
+
+
+def rsvps(database: Database, meeting_id: int) -> dict[str, tuple[str, str]]:
+    with database.session() as session:
+        rows = session.execute(
+            select(Person.email, Rsvp.status, Rsvp.source)
+            .join(Rsvp, Rsvp.person_id == Person.id)
+            .where(Rsvp.meeting_id == meeting_id)
+        )
+        return {email: (status, source) for email, status, source in rows}

@@ -1,0 +1,406 @@
+"""Meetings: scheduled from a poll's slot or by hand, moved, cancelled; who is invited, their
+RSVPs (from the web page, an email reply or their calendar), the room's capacity and its waiting
+list, and who came.
+
+A meeting keeps its calendar UID for life; every change people must see in their calendar (a new
+time, a new place, a cancellation) adds one to its SEQUENCE, so calendars replace the old copy.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from webapp.i18n import LOCALES, translations_for
+from webapp.models import (
+    AuditLog,
+    Community,
+    Meeting,
+    MeetingState,
+    Membership,
+    MembershipState,
+    Person,
+    Poll,
+    PollSlot,
+    Rsvp,
+    RsvpStatus,
+    utcnow,
+)
+
+from .errors import N_, DomainError, NotFound
+from .memberships import membership_of
+
+# Who is invited to a community's meetings: the founding group, confirmed or not yet.
+INVITED_STATES = (MembershipState.SELECTED, MembershipState.MEMBER)
+RSVP_SOURCES = ("web", "email", "calendar")
+TITLE_LIMIT = 200
+PLACE_LIMIT = 300
+MIN_DURATION = 15
+MAX_DURATION = 12 * 60
+DEFAULT_REMINDERS = [7 * 24 * 60, 24 * 60, 120]  # minutes before: a week, a day, two hours
+MAX_REMINDERS = 5
+# The typical steps of a founding meeting, from the guide behind Amorce.
+AGENDA = (
+    N_("Introductions that build trust: who we are, what we hope the community brings us"),
+    N_("The project: what a community of practice is, and its benefits for its members"),
+    N_("The minimum commitments each member accepts"),
+    N_("The first topics for our next meetings"),
+)
+
+
+def default_agenda() -> list[dict[str, str]]:
+    """The founding meeting's usual agenda, in every language."""
+    return [
+        {locale: translations_for(locale).gettext(item) for locale in LOCALES} for item in AGENDA
+    ]
+
+
+@dataclass(frozen=True)
+class MeetingData:
+    """What a coordinator says about a meeting."""
+
+    title: str
+    starts_at: datetime  # aware
+    duration_minutes: int
+    timezone: str
+    place: str = ""
+    capacity: int | None = None
+    agenda: list[dict[str, str]] | None = None
+    reminder_minutes: list[int] | None = None
+
+
+def check_meeting(data: MeetingData) -> None:
+    """Refuse a meeting people could not attend as described, naming what is wrong."""
+    if not data.title.strip() or len(data.title) > TITLE_LIMIT or "\n" in data.title:
+        raise DomainError(N_("The meeting needs a title on one line, at most 200 characters."))
+    if data.starts_at.tzinfo is None:
+        raise DomainError(N_("The start of the meeting needs its time zone."))
+    if not MIN_DURATION <= data.duration_minutes <= MAX_DURATION:
+        raise DomainError(N_("A meeting lasts from 15 minutes to 12 hours."))
+    try:
+        ZoneInfo(data.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise DomainError(N_("Unknown time zone %(zone)s."), zone=repr(data.timezone)) from None
+    if len(data.place) > PLACE_LIMIT or "\n" in data.place:
+        raise DomainError(N_("The place fits on one line, at most 300 characters."))
+    if data.capacity is not None and data.capacity < 1:
+        raise DomainError(N_("A room holds at least one person."))
+    reminders = data.reminder_minutes
+    if reminders is not None and (
+        len(reminders) > MAX_REMINDERS or any(not 0 < m <= 60 * 24 * 60 for m in reminders)
+    ):
+        raise DomainError(
+            N_("At most 5 reminders, each between 1 minute and 60 days before the meeting.")
+        )
+
+
+def _meeting(session: Session, meeting_id: int) -> Meeting:
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None:
+        raise NotFound(N_("No such meeting."))
+    return meeting
+
+
+def schedule(
+    session: Session,
+    community_id: int,
+    data: MeetingData,
+    *,
+    poll_id: int | None = None,
+    actor: str,
+) -> int:
+    """A new meeting, with the usual agenda unless another is given. Returns its id."""
+    check_meeting(data)
+    if session.get(Community, community_id) is None:
+        raise NotFound(N_("No such community."))
+    meeting = Meeting(
+        community_id=community_id,
+        poll_id=poll_id,
+        title=data.title.strip(),
+        starts_at=data.starts_at.astimezone(ZoneInfo("UTC")),
+        duration_minutes=data.duration_minutes,
+        timezone=data.timezone,
+        place=data.place.strip(),
+        capacity=data.capacity,
+        agenda=data.agenda if data.agenda is not None else default_agenda(),
+        reminder_minutes=sorted(set(data.reminder_minutes or DEFAULT_REMINDERS), reverse=True),
+        uid=f"{uuid.uuid4()}@amorce",
+        sequence=0,
+    )
+    session.add(meeting)
+    session.flush()
+    _audit(session, meeting, actor, "meeting.scheduled", {"starts_at": meeting_start(meeting)})
+    return meeting.id
+
+
+def schedule_from_slot(
+    session: Session,
+    poll_id: int,
+    slot_id: int,
+    *,
+    title: str,
+    start_local: datetime | None = None,
+    actor: str,
+) -> int:
+    """The meeting at a poll's slot (a date-only slot needs the local start time); the poll
+    closes."""
+    poll = session.get(Poll, poll_id)
+    slot = session.get(PollSlot, slot_id)
+    if poll is None or slot is None or slot.poll_id != poll_id:
+        raise NotFound(N_("No such slot in this poll."))
+    zone = ZoneInfo(poll.timezone)
+    if slot.starts_at is not None:
+        starts_at = slot.starts_at
+    elif slot.day is not None and start_local is not None:
+        starts_at = datetime.combine(slot.day, start_local.time(), tzinfo=zone)
+    else:
+        raise DomainError(N_("Give the time the meeting starts on that day."))
+    data = MeetingData(
+        title=title,
+        starts_at=starts_at,
+        duration_minutes=slot.duration_minutes,
+        timezone=poll.timezone,
+        place=slot.place,
+        capacity=slot.capacity,
+    )
+    meeting_id = schedule(session, poll.community_id, data, poll_id=poll_id, actor=actor)
+    poll.state = "closed"
+    return meeting_id
+
+
+def change(session: Session, meeting_id: int, data: MeetingData, *, actor: str) -> bool:
+    """Change a meeting; True when calendars must hear of it (time, length or place moved),
+    which adds one to its SEQUENCE."""
+    check_meeting(data)
+    meeting = _meeting(session, meeting_id)
+    if meeting.state == MeetingState.CANCELLED:
+        raise DomainError(N_("This meeting is cancelled."))
+    starts_at = data.starts_at.astimezone(ZoneInfo("UTC"))
+    moved = (
+        starts_at != meeting.starts_at
+        or data.duration_minutes != meeting.duration_minutes
+        or data.place.strip() != meeting.place
+        or data.timezone != meeting.timezone
+    )
+    meeting.title = data.title.strip()
+    meeting.starts_at = starts_at
+    meeting.duration_minutes = data.duration_minutes
+    meeting.timezone = data.timezone
+    meeting.place = data.place.strip()
+    meeting.capacity = data.capacity
+    if data.agenda is not None:
+        meeting.agenda = data.agenda
+    if data.reminder_minutes is not None:
+        meeting.reminder_minutes = sorted(set(data.reminder_minutes), reverse=True)
+    if moved:
+        meeting.sequence += 1
+    meeting.updated_at = utcnow()
+    _audit(
+        session,
+        meeting,
+        actor,
+        "meeting.moved" if moved else "meeting.changed",
+        {"starts_at": meeting_start(meeting), "sequence": meeting.sequence},
+    )
+    return moved
+
+
+def cancel(session: Session, meeting_id: int, *, actor: str) -> bool:
+    """Cancel a meeting (SEQUENCE + 1); False when it already was."""
+    meeting = _meeting(session, meeting_id)
+    if meeting.state == MeetingState.CANCELLED:
+        return False
+    meeting.state = MeetingState.CANCELLED
+    meeting.sequence += 1
+    meeting.updated_at = utcnow()
+    _audit(session, meeting, actor, "meeting.cancelled", {"sequence": meeting.sequence})
+    return True
+
+
+def meeting_start(meeting: Meeting) -> str:
+    """The start, in the meeting's zone, as ISO 8601 with its offset."""
+    return meeting.starts_at.astimezone(ZoneInfo(meeting.timezone)).isoformat()
+
+
+def meeting_end(meeting: Meeting) -> datetime:
+    """When it ends (UTC)."""
+    return meeting.starts_at + timedelta(minutes=meeting.duration_minutes)
+
+
+# -- who is invited and what they answered -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Invitee:
+    """Someone invited, with their answer (empty: not answered yet) and whether they came."""
+
+    person_id: int
+    email: str
+    name: str
+    language: str
+    timezone: str
+    status: str
+    source: str
+    checked_in: bool
+
+
+def invitees(session: Session, meeting_id: int) -> list[Invitee]:
+    """Everyone invited to the meeting, by name."""
+    meeting = _meeting(session, meeting_id)
+    rsvps = {
+        r.person_id: r for r in session.scalars(select(Rsvp).where(Rsvp.meeting_id == meeting_id))
+    }
+    people = session.scalars(
+        select(Person)
+        .join(Membership, Membership.person_id == Person.id)
+        .where(
+            Membership.community_id == meeting.community_id,
+            Membership.state.in_(INVITED_STATES),
+        )
+    )
+    found = []
+    for person in people:
+        rsvp = rsvps.get(person.id)
+        found.append(
+            Invitee(
+                person_id=person.id,
+                email=person.email,
+                name=person.display_name,
+                language=person.language,
+                timezone=person.timezone,
+                status=rsvp.status if rsvp else "",
+                source=rsvp.source if rsvp else "",
+                checked_in=bool(rsvp and rsvp.checked_in_at),
+            )
+        )
+    return sorted(found, key=lambda i: i.name.lower())
+
+
+def _accepted(session: Session, meeting_id: int) -> int:
+    return len(
+        session.scalars(
+            select(Rsvp.id).where(Rsvp.meeting_id == meeting_id, Rsvp.status == RsvpStatus.ACCEPTED)
+        ).all()
+    )
+
+
+@dataclass(frozen=True)
+class RsvpOutcome:
+    """What an answer did: the status kept (``waitlisted`` when the room is full), and who got
+    the seat it freed, if anyone."""
+
+    status: str
+    promoted: int | None = None
+
+
+def answer(
+    session: Session,
+    meeting_id: int,
+    person_id: int,
+    status: str,
+    *,
+    source: str = "web",
+    comment: str = "",
+) -> RsvpOutcome:
+    """Record a member's RSVP. Accepting a full room puts them on the waiting list; declining
+    a seat gives it to the first in line."""
+    if status not in (RsvpStatus.ACCEPTED, RsvpStatus.TENTATIVE, RsvpStatus.DECLINED):
+        raise DomainError(N_("Answer yes, maybe or no."))
+    if source not in RSVP_SOURCES:
+        raise DomainError(N_("Unknown source of an answer %(source)s."), source=repr(source))
+    meeting = _meeting(session, meeting_id)
+    if meeting.state == MeetingState.CANCELLED:
+        raise DomainError(N_("This meeting is cancelled."))
+    if membership_of(session, meeting.community_id, person_id).state not in INVITED_STATES:
+        raise DomainError(N_("Only the members of the founding group are invited."))
+    rsvp = session.scalar(
+        select(Rsvp).where(Rsvp.meeting_id == meeting_id, Rsvp.person_id == person_id)
+    )
+    before = rsvp.status if rsvp else ""
+    kept = status
+    if (
+        status == RsvpStatus.ACCEPTED
+        and before not in (RsvpStatus.ACCEPTED,)
+        and meeting.capacity is not None
+        and _accepted(session, meeting_id) >= meeting.capacity
+    ):
+        kept = RsvpStatus.WAITLISTED
+    if rsvp is None:
+        rsvp = Rsvp(meeting_id=meeting_id, person_id=person_id, status=kept)
+        session.add(rsvp)
+    rsvp.status = kept
+    rsvp.source = source
+    rsvp.comment = comment[:2000]
+    rsvp.updated_at = utcnow()
+    session.flush()
+    promoted = None
+    if before == RsvpStatus.ACCEPTED and kept != RsvpStatus.ACCEPTED:
+        promoted = _promote(session, meeting)
+    _audit(
+        session,
+        meeting,
+        f"person:{person_id}",
+        "meeting.rsvp",
+        {"status": kept, "source": source, "promoted": promoted},
+    )
+    return RsvpOutcome(kept, promoted)
+
+
+def _promote(session: Session, meeting: Meeting) -> int | None:
+    """A seat freed up: the first on the waiting list takes it."""
+    if meeting.capacity is not None and _accepted(session, meeting.id) >= meeting.capacity:
+        return None
+    first = session.scalar(
+        select(Rsvp)
+        .where(Rsvp.meeting_id == meeting.id, Rsvp.status == RsvpStatus.WAITLISTED)
+        .order_by(Rsvp.updated_at, Rsvp.id)
+        .limit(1)
+    )
+    if first is None:
+        return None
+    first.status = RsvpStatus.ACCEPTED
+    first.updated_at = utcnow()
+    return first.person_id
+
+
+def check_in(session: Session, meeting_id: int, person_id: int, present: bool) -> None:
+    """The facilitator marks who came (or takes it back)."""
+    meeting = _meeting(session, meeting_id)
+    membership_of(session, meeting.community_id, person_id)
+    rsvp = session.scalar(
+        select(Rsvp).where(Rsvp.meeting_id == meeting_id, Rsvp.person_id == person_id)
+    )
+    if rsvp is None:
+        rsvp = Rsvp(meeting_id=meeting_id, person_id=person_id, status="", source="web")
+        session.add(rsvp)
+    rsvp.checked_in_at = utcnow() if present else None
+
+
+def meetings_of(session: Session, community_id: int) -> list[Meeting]:
+    """The community's meetings, the next first."""
+    return list(
+        session.scalars(
+            select(Meeting)
+            .where(Meeting.community_id == community_id)
+            .order_by(Meeting.starts_at.desc())
+        )
+    )
+
+
+def _audit(
+    session: Session, meeting: Meeting, actor: str, action: str, details: dict[str, Any]
+) -> None:
+    session.add(
+        AuditLog(
+            community_id=meeting.community_id,
+            actor=actor,
+            action=action,
+            details={"meeting": meeting.id, **details},
+        )
+    )
