@@ -4,8 +4,13 @@ and the calendar's own accept or decline, within the room's capacity."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from builders import community_with_people
@@ -17,7 +22,7 @@ from sqlalchemy import select
 from webapp.config import Config
 from webapp.db import Database
 from webapp.models import InboundMessage, Membership, Person, Rsvp
-from webapp.services import campaigns, meetings
+from webapp.services import campaigns, meetings, polls
 from webapp.services.errors import DomainError
 from webapp.services.inbound import pipeline
 from workers.campaigns import drain_with
@@ -241,3 +246,44 @@ def rsvps(database: Database, meeting_id: int) -> dict[str, tuple[str, str]]:
             .where(Rsvp.meeting_id == meeting_id)
         )
         return {email: (status, source) for email, status, source in rows}
+
+
+def test_the_command_line_prints_the_current_ics_and_the_poll(
+    database: Database, tmp_path: Path
+) -> None:
+    community_id, meeting_id = founding_group(database)
+    marie = person_id(database, "marie@example.org")
+    with database.session() as session:
+        meetings.answer(session, meeting_id, marie, "accepted")
+        poll_id = polls.create_poll(
+            session, community_id, title="Fondation", timezone="America/Toronto", actor="t"
+        )
+        slot = polls.add_slot(
+            session, poll_id, start_local=datetime(2030, 2, 5, 9, 0), duration_minutes=60, actor="t"
+        )
+        polls.answer(session, poll_id, marie, {slot: "yes"})
+        session.commit()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMORCE_")}
+    env.update(AMORCE_DATABASE_URL=database.url, AMORCE_INSTANCE_PATH=str(tmp_path))
+
+    def amorce(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "webapp.cli", "meetings", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout
+
+    calendar = Calendar.from_ical(amorce("ics", str(meeting_id)))
+    (event,) = calendar.walk("VEVENT")
+    assert str(calendar["METHOD"]) == "REQUEST"
+    partstats = {
+        str(a).removeprefix("mailto:"): str(a.params["PARTSTAT"]) for a in event["ATTENDEE"]
+    }
+    assert partstats["marie@example.org"] == "ACCEPTED"
+    assert partstats["bob@example.org"] == "NEEDS-ACTION"
+    (row,) = json.loads(amorce("poll", str(poll_id), "--format", "json"))
+    assert row["start"] == "2030-02-05T09:00:00-05:00"
+    assert (row["yes"], row["if_need_be"], row["no"], row["recommended"]) == (1, 0, 0, True)

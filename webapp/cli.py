@@ -13,6 +13,7 @@ from webapp.cli_applications import applications_group
 from webapp.cli_base import FORMATS, Context, domain_errors, emit, err, pass_ctx
 from webapp.cli_campaigns import campaigns_group
 from webapp.cli_inbound import inbound_group
+from webapp.cli_meetings import meetings_group
 from webapp.db import Database
 from webapp.mail import envelope_address
 from webapp.migrate import upgrade
@@ -210,6 +211,7 @@ def people_list(ctx: Context, slug: str, state: str | None, fmt: str) -> None:
 main.add_command(campaigns_group)
 main.add_command(inbound_group)
 main.add_command(applications_group)
+main.add_command(meetings_group)
 
 
 # -- processes ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from forms.questionnaires import localised
 from webapp.i18n import LOCALES, translations_for
 from webapp.models import (
     AuditLog,
@@ -33,6 +34,7 @@ from webapp.models import (
     utcnow,
 )
 
+from . import ics
 from .errors import N_, DomainError, NotFound
 from .memberships import membership_of
 
@@ -380,6 +382,63 @@ def check_in(session: Session, meeting_id: int, person_id: int, present: bool) -
         rsvp = Rsvp(meeting_id=meeting_id, person_id=person_id, status="", source="web")
         session.add(rsvp)
     rsvp.checked_in_at = utcnow() if present else None
+
+
+def calendar_event(
+    meeting: Meeting,
+    community: Community,
+    *,
+    organizer_email: str,
+    attendees: tuple[ics.Attendee, ...],
+    locale: str,
+    url: str | None = None,
+) -> ics.CalendarEvent:
+    """The meeting as a calendar sees it, its agenda in ``locale``."""
+    return ics.CalendarEvent(
+        uid=meeting.uid,
+        sequence=meeting.sequence,
+        title=meeting.title,
+        description="\n".join(localised(item, locale) for item in meeting.agenda or []),
+        starts_at=meeting.starts_at,
+        duration=timedelta(minutes=meeting.duration_minutes),
+        timezone=meeting.timezone,
+        location=meeting.place,
+        organizer=(community.sender_name or community.name, organizer_email),
+        attendees=attendees,
+        url=url,
+    )
+
+
+PARTSTATS = {
+    RsvpStatus.ACCEPTED: "ACCEPTED",
+    RsvpStatus.TENTATIVE: "TENTATIVE",
+    RsvpStatus.DECLINED: "DECLINED",
+    RsvpStatus.WAITLISTED: "TENTATIVE",
+}
+
+
+def current_ics(session: Session, meeting_id: int, *, organizer_email: str) -> bytes:
+    """The meeting's .ics as it stands, every invitee with their answer: a request, or a
+    cancellation once cancelled."""
+    meeting = _meeting(session, meeting_id)
+    community = session.get(Community, meeting.community_id)
+    assert community is not None
+    attendees = tuple(
+        ics.Attendee(i.name, i.email, PARTSTATS.get(RsvpStatus(i.status), "NEEDS-ACTION"))
+        if i.status
+        else ics.Attendee(i.name, i.email)
+        for i in invitees(session, meeting_id)
+    )
+    event = calendar_event(
+        meeting,
+        community,
+        organizer_email=organizer_email,
+        attendees=attendees,
+        locale=community.language,
+    )
+    if meeting.state == MeetingState.CANCELLED:
+        return ics.cancellation(event)
+    return ics.invitation(event)
 
 
 def meetings_of(session: Session, community_id: int) -> list[Meeting]:

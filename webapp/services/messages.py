@@ -44,7 +44,7 @@ from webapp.models import (
     Poll,
 )
 
-from . import ics
+from . import ics, meetings
 from .campaigns import _campaign
 from .communities import sender_of
 from .errors import N_, NotFound
@@ -472,23 +472,12 @@ def invitation_calendar(
     if meeting is None or ctx.campaign.kind != CampaignKind.INVITATION:
         return None
     cancelled = meeting.state == MeetingState.CANCELLED
-    event = ics.CalendarEvent(
-        uid=meeting.uid,
-        sequence=meeting.sequence,
-        title=meeting.title,
-        description="\n".join(
-            localised(item, pick_locale(person.language, ctx.community.language))
-            for item in meeting.agenda or []
-        ),
-        starts_at=meeting.starts_at,
-        duration=timedelta(minutes=meeting.duration_minutes),
-        timezone=meeting.timezone,
-        location=meeting.place,
-        organizer=(
-            ctx.community.sender_name or ctx.community.name,
-            envelope_address(config.mail_from),
-        ),
+    event = meetings.calendar_event(
+        meeting,
+        ctx.community,
+        organizer_email=envelope_address(config.mail_from),
         attendees=(ics.Attendee(person.display_name, person.email),),
+        locale=pick_locale(person.language, ctx.community.language),
         url=f"{config.base_url}/r/{token}",
     )
     if cancelled:

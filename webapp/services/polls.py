@@ -221,13 +221,13 @@ class LocalSlot:
 
 
 @cache
-def _known_zones() -> frozenset[str]:
+def known_zones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
 def _zone(name: str) -> ZoneInfo:
     """The IANA zone, or a DomainError naming it."""
-    if name not in _known_zones():
+    if name not in known_zones():
         raise DomainError(N_("Unknown time zone %(zone)s."), zone=repr(name))
     return ZoneInfo(name)
 
@@ -255,7 +255,7 @@ def local_to_utc(local: datetime, zone_name: str) -> datetime:
 def slot_in_zone(slot: Slot, zone_name: str) -> LocalSlot:
     """The slot in a reader's zone, with the zone written out. An empty or unknown zone is
     the poll's own. A date-only slot keeps its day, whatever the zone."""
-    zone_name = zone_name if zone_name in _known_zones() else slot.timezone
+    zone_name = zone_name if zone_name in known_zones() else slot.timezone
     if slot.starts_at is None or slot.ends_at is None:
         assert slot.day is not None
         return LocalSlot(slot.id, zone_name, slot.day, None, None, True, False)

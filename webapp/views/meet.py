@@ -3,8 +3,10 @@ the invitation to answer, each shown in the reader's own time zone with the zone
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
+from babel.dates import format_date, format_time
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
@@ -13,8 +15,8 @@ from flask_babel import gettext as _
 from forms.public import ConfirmForm
 from forms.questionnaires import localised
 from webapp.extensions import db_session
-from webapp.models import Meeting, MeetingState, RsvpStatus
-from webapp.services import apply, meetings
+from webapp.models import Availability, Meeting, MeetingState, Poll, RsvpStatus
+from webapp.services import apply, meetings, polls
 from webapp.services.errors import DomainError
 from webapp.services.messages import moment_text
 from webapp.services.reminders import zone as zone_or_utc
@@ -32,6 +34,19 @@ ANSWERS = {
 
 def _locale() -> str:
     return str(get_locale() or "fr")
+
+
+@bp.app_template_filter("format_day")
+def format_day(value: date | datetime, locale: str) -> str:
+    """ "mardi 3 mars 2027": a day as the reader writes it."""
+    day = value.date() if isinstance(value, datetime) else value
+    return str(format_date(day, format="full", locale=locale))
+
+
+@bp.app_template_filter("format_hour")
+def format_hour(value: datetime, locale: str) -> str:
+    """ "09:30" or "9:30 AM": an aware time, in its own zone, as the reader writes it."""
+    return str(format_time(value, format="short", tzinfo=value.tzinfo, locale=locale))
 
 
 def _meeting_for(grant: Any) -> Meeting | None:
@@ -111,3 +126,96 @@ def answer_meeting() -> ResponseReturnValue:
     }
     flash(messages[RsvpStatus(outcome.status)], "success")
     return redirect(url_for("meet.meeting"), code=303)
+
+
+# -- the availability poll -----------------------------------------------------------------------
+
+
+def _poll_for(grant: Any) -> Poll | None:
+    """The poll the person's email asked them to answer."""
+    db = db_session()
+    campaign = apply.campaign_of(db, grant.delivery_id)
+    if campaign is None or campaign.poll_id is None:
+        return None
+    return db.get(Poll, campaign.poll_id)
+
+
+def _render_poll(
+    grant: Any, found: Poll, chosen: dict[int, str], comment: str, status: int = 200
+) -> Any:
+    db = db_session()
+    community, person = community_and_person(grant)
+    wanted = request.args.get("zone", "")
+    reader_zone = wanted or person.timezone or community.timezone
+    locale = _locale()
+    slots = polls.slots_of(db, found.id)
+    shown = [(slot, polls.slot_in_zone(slot, reader_zone)) for slot in slots]
+    zone_name = shown[0][1].zone if shown else reader_zone
+    return render_template(
+        "meet/poll.html",
+        community=community,
+        person=person,
+        poll=found,
+        slots=shown,
+        zone=zone_name,
+        zones=sorted(polls.known_zones()),
+        open=polls.is_open(found),
+        deadline=moment_text(found.deadline_at, zone_or_utc(zone_name), locale)
+        if found.deadline_at
+        else "",
+        chosen=chosen,
+        comment=comment,
+        answers=[a.value for a in Availability],
+        locale=locale,
+        form=ConfirmForm(),
+    ), status
+
+
+@bp.get("/respond/poll")
+def poll() -> ResponseReturnValue:
+    """The slots in the reader's time zone (written out), each answered yes, if need be or no."""
+    grant = respondent()
+    if grant is None:
+        return invalid_link()
+    found = _poll_for(grant)
+    if found is None:
+        return redirect(url_for("respond.page"), code=303)
+    db = db_session()
+    given = polls.answers_of(db, found.id, grant.person_id)
+    chosen = {slot_id: str(answer) for slot_id, answer in given.items()}
+    return _render_poll(grant, found, chosen, polls.comment_of(db, found.id, grant.person_id))
+
+
+@bp.post("/respond/poll")
+def answer_poll() -> ResponseReturnValue:
+    """Save the answers; refused ones come back with every choice kept."""
+    grant = respondent()
+    if grant is None:
+        return invalid_link()
+    found = _poll_for(grant)
+    if found is None:
+        return redirect(url_for("respond.page"), code=303)
+    db = db_session()
+    known = {slot.id for slot in polls.slots_of(db, found.id)}
+    chosen = {}
+    for slot_id in known:
+        value = request.form.get(f"slot_{slot_id}", "")
+        if value in {a.value for a in Availability}:
+            chosen[slot_id] = value
+    comment = request.form.get("comment", "").strip()
+    form = ConfirmForm()
+    if not form.validate():
+        flash(_("Your session expired: your choices are kept below, send them again."), "error")
+        return _render_poll(grant, found, chosen, comment, 400)
+    try:
+        polls.answer(db, found.id, grant.person_id, dict(chosen.items()), comment=comment)
+    except DomainError as exc:
+        db.rollback()
+        flash(error_text(exc), "error")
+        return _render_poll(grant, found, chosen, comment, 400)
+    db.commit()
+    flash(
+        _("Thank you: your availability is saved. You can change it until the deadline."), "success"
+    )
+    zone = request.form.get("zone", "")
+    return redirect(url_for("meet.poll", zone=zone or None), code=303)
