@@ -30,7 +30,7 @@ from webapp.models import (
     utcnow,
 )
 
-from . import audiences
+from . import audiences, meetings
 from .audiences import AudiencePlan
 from .errors import N_, DomainError, NotFound
 
@@ -375,6 +375,7 @@ def launch_campaign(
         raise DomainError(
             N_("Nobody to write to: no one in the audience has consent and is not suppressed.")
         )
+    meetings.add_reminders(session, campaign, now=moment)  # an invitation's, before the meeting
     session.execute(
         update(Campaign)
         .where(Campaign.id == campaign_id)

@@ -14,14 +14,18 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from forms.questionnaires import localised
 from webapp.i18n import LOCALES, translations_for
 from webapp.models import (
     AuditLog,
+    Campaign,
+    CampaignKind,
     Community,
+    Delivery,
+    DeliveryState,
     Meeting,
     MeetingState,
     Membership,
@@ -202,6 +206,7 @@ def change(session: Session, meeting_id: int, data: MeetingData, *, actor: str) 
         meeting.reminder_minutes = sorted(set(data.reminder_minutes), reverse=True)
     if moved:
         meeting.sequence += 1
+        _retime_reminders(session, meeting)
     meeting.updated_at = utcnow()
     _audit(
         session,
@@ -221,8 +226,123 @@ def cancel(session: Session, meeting_id: int, *, actor: str) -> bool:
     meeting.state = MeetingState.CANCELLED
     meeting.sequence += 1
     meeting.updated_at = utcnow()
+    _retime_reminders(session, meeting)
     _audit(session, meeting, actor, "meeting.cancelled", {"sequence": meeting.sequence})
     return True
+
+
+# -- reminders before the meeting -----------------------------------------------------------------
+#
+# They are outbox rows of the invitation campaign (steps 1, 2, … for each offset, due that long
+# before the start). A move re-times the pending ones in the same transaction as the move, and a
+# cancellation cancels them, so no reminder ever goes out with an old time; each is rendered from
+# the meeting as it stands when it is sent.
+
+# An outbox row that may still go out.
+WAITING = (DeliveryState.PENDING,)
+
+
+def add_reminders(session: Session, campaign: Campaign, *, now: datetime) -> int:
+    """The reminders of a just launched invitation, for its recipients who have none for this
+    meeting yet (an update after a move keeps the reminders already planned). How many."""
+    if campaign.kind != CampaignKind.INVITATION or campaign.meeting_id is None:
+        return 0
+    meeting = _meeting(session, campaign.meeting_id)
+    if meeting.state == MeetingState.CANCELLED:
+        return 0
+    planned = set(
+        session.scalars(
+            select(Delivery.person_id)
+            .join(Campaign, Campaign.id == Delivery.campaign_id)
+            .where(
+                Campaign.meeting_id == meeting.id,
+                Campaign.id != campaign.id,
+                Delivery.step > 0,
+                Delivery.state.in_(WAITING),
+            )
+        )
+    )
+    recipients = session.execute(
+        select(Delivery.person_id, Delivery.membership_id).where(
+            Delivery.campaign_id == campaign.id, Delivery.step == 0
+        )
+    ).all()
+    rows = []
+    for step, due in enumerate(_reminder_times(meeting), start=1):
+        if due <= now:
+            continue
+        rows += [
+            {
+                "campaign_id": campaign.id,
+                "person_id": person_id,
+                "membership_id": membership_id,
+                "step": step,
+                "state": DeliveryState.PENDING,
+                "due_at": due,
+                "attempts": 0,
+                "unknown_count": 0,
+                "message_id": "",
+                "error": "",
+            }
+            for person_id, membership_id in recipients
+            if person_id not in planned
+        ]
+    if rows:
+        session.execute(insert(Delivery), rows)
+    return len(rows)
+
+
+def _reminder_times(meeting: Meeting) -> list[datetime]:
+    """When each reminder is due, step 1 first (the offsets are kept farthest first)."""
+    return [meeting.starts_at - timedelta(minutes=m) for m in meeting.reminder_minutes or []]
+
+
+def _retime_reminders(session: Session, meeting: Meeting) -> None:
+    """After a move: each waiting reminder is due again before the new start, or cancelled when
+    that moment has passed; after a cancellation, all are cancelled."""
+    now = utcnow()
+    times = _reminder_times(meeting)
+    campaigns = select(Campaign.id).where(
+        Campaign.meeting_id == meeting.id, Campaign.kind == CampaignKind.INVITATION
+    )
+    waiting = session.execute(
+        select(Delivery.id, Delivery.step).where(
+            Delivery.campaign_id.in_(campaigns), Delivery.step > 0, Delivery.state.in_(WAITING)
+        )
+    ).all()
+    for delivery_id, step in waiting:
+        due = times[step - 1] if step <= len(times) else None
+        cancelled = meeting.state == MeetingState.CANCELLED or due is None or due <= now
+        values: dict[str, Any] = (
+            {"state": DeliveryState.CANCELLED, "claim": None, "lease_expires_at": None}
+            if cancelled
+            else {"due_at": due}
+        )
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.state.in_(WAITING))
+            .values(**values)
+        )
+
+
+def reminder_refusals(
+    session: Session, campaign: Campaign, person_ids: set[int]
+) -> tuple[set[int], bool]:
+    """Of these recipients of a meeting reminder, those it must not reach (they declined, or wait
+    for a seat), and whether the meeting is cancelled (then none goes)."""
+    if campaign.meeting_id is None:
+        return set(), False
+    meeting = _meeting(session, campaign.meeting_id)
+    refused = set(
+        session.scalars(
+            select(Rsvp.person_id).where(
+                Rsvp.meeting_id == meeting.id,
+                Rsvp.person_id.in_(person_ids),
+                Rsvp.status.in_((RsvpStatus.DECLINED, RsvpStatus.WAITLISTED)),
+            )
+        )
+    )
+    return refused, meeting.state == MeetingState.CANCELLED
 
 
 def meeting_start(meeting: Meeting) -> str:

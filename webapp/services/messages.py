@@ -423,7 +423,7 @@ def message_for(
         to_header=address_header(person.display_name, person.email),
         headers=_headers(config, delivery_id, token, community),
         message_id_domain=_message_id_domain(config),
-        calendar=invitation_calendar(config, ctx, person, token),
+        calendar=invitation_calendar(config, ctx, person, token) if step == 0 else None,
     )
 
 

@@ -23,6 +23,7 @@ from webapp.config import Config
 from webapp.mail import EmailRenderer, NotSent, SmtpConnection, envelope_address
 from webapp.models import (
     Campaign,
+    CampaignKind,
     CampaignState,
     Community,
     Delivery,
@@ -34,7 +35,7 @@ from webapp.models import (
     UnknownPolicy,
     utcnow,
 )
-from webapp.services import suppressions, tokens
+from webapp.services import meetings, suppressions, tokens
 from webapp.services.campaigns import _campaign, complete_if_done, is_running
 from webapp.services.messages import context_for, message_for, reply_address
 from webapp.services.reminders import ReminderPolicy
@@ -149,6 +150,8 @@ def _skip_answered(
     reminders = [row for row in rows if row.step > 0]
     if not reminders or campaign.launched_at is None:
         return rows
+    if campaign.kind == CampaignKind.INVITATION:
+        return _skip_meeting_reminders(session, campaign, claim, rows, reminders, outcome)
     answered = set(
         session.scalars(
             select(Membership.id).where(
@@ -172,6 +175,40 @@ def _skip_answered(
     session.commit()
     outcome.counts[DeliveryState.SKIPPED] += len(skipped)
     return [row for row in rows if row.id not in set(skipped)]
+
+
+def _skip_meeting_reminders(
+    session: Session,
+    campaign: Campaign,
+    claim: str,
+    rows: list[Row],
+    reminders: list[Row],
+    outcome: BatchOutcome,
+) -> list[Row]:
+    """A meeting's reminder goes to those attending or not yet answered: not to who declined or
+    waits for a seat, and to nobody once the meeting is cancelled."""
+    refused, cancelled = meetings.reminder_refusals(
+        session, campaign, {row.person_id for row in reminders}
+    )
+    dropped = [row.id for row in reminders if cancelled or row.person_id in refused]
+    if not dropped:
+        return rows
+    session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id.in_(dropped),
+            Delivery.claim == claim,
+            Delivery.state == DeliveryState.PENDING,
+        )
+        .values(
+            state=DeliveryState.CANCELLED if cancelled else DeliveryState.SKIPPED,
+            lease_expires_at=None,
+            error="cancelled" if cancelled else "declined",
+        )
+    )
+    session.commit()
+    outcome.counts[DeliveryState.CANCELLED if cancelled else DeliveryState.SKIPPED] += len(dropped)
+    return [row for row in rows if row.id not in set(dropped)]
 
 
 def _mark_sending(batch: Batch, chunk: list[Row]) -> list[Row]:
