@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
@@ -140,3 +140,38 @@ def test_after_the_deadline_the_answers_are_kept_and_shown_read_only(
         assert late.status_code == 400
         assert 'value="no" checked' in page  # the choice is kept on the page
         assert "clos" in html.unescape(marie.get("/respond/poll").get_data(as_text=True))
+
+
+def test_the_availability_reminder_goes_only_to_who_has_not_answered(
+    app: Flask, database: Database, smtp_sink: Sink
+) -> None:
+    config = app.extensions["amorce"].config
+    with database.session() as session:
+        community_id = community_with_people(session, PEOPLE)
+        for membership in session.scalars(select(Membership)):
+            membership.state = "member"
+        poll_id = polls.create_poll(
+            session, community_id, title="Fondation", timezone="America/Toronto", actor="t"
+        )
+        slot = polls.add_slot(
+            session, poll_id, start_local=datetime(2030, 2, 5, 9, 0), duration_minutes=60, actor="t"
+        )
+        campaign_id = campaigns.create_campaign(
+            session,
+            community_id,
+            kind="availability",
+            poll_id=poll_id,
+            policy=campaigns.SendingPolicy(reminder_count=1, reminder_gap_days=2),
+        )
+        campaigns.launch_campaign(session, campaign_id)
+        session.commit()
+    while drain_with(config, database, campaign_id):
+        pass
+    marie = opened(app, smtp_sink, "marie@example.org")
+    token = csrf_token(marie, "/respond/poll")
+    marie.post("/respond/poll", data={"csrf_token": token, f"slot_{slot}": "yes"})
+    with time_machine.travel(NOW + timedelta(days=3), tick=False):
+        while drain_with(config, database, campaign_id):
+            pass
+    counts = {e: len(smtp_sink.to(e)) for e in ("marie@example.org", "bob@example.org")}
+    assert counts == {"marie@example.org": 1, "bob@example.org": 2}

@@ -38,7 +38,7 @@ from functools import cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, available_timezones
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -768,6 +768,12 @@ def answer(
     elif comment is not None:
         row = {"poll_id": poll_id, "person_id": person_id, "comment": comment, "updated_at": now}
         _upsert(session, PollComment, [row], ["poll_id", "person_id"], "comment", "updated_at")
+    # Answered: the availability campaign's reminders stop for this person.
+    session.execute(
+        update(Membership)
+        .where(Membership.community_id == poll.community_id, Membership.person_id == person_id)
+        .values(answered_at=now)
+    )
     session.add(
         AuditLog(
             community_id=poll.community_id,
