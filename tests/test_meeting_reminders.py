@@ -141,3 +141,34 @@ def test_each_reminder_once_at_its_time_and_never_at_an_old_time(
             select(Delivery.state).where(Delivery.campaign_id == campaign_id, Delivery.step == 3)
         ).all()
         assert sorted(states) == ["cancelled"] * 3
+
+
+def test_new_reminder_times_replace_the_waiting_reminders(
+    database: Database, config: Config, smtp_sink: Sink
+) -> None:
+    settings = config.with_overrides(smtp_url=smtp_sink.url)
+    with time_machine.travel(LAUNCH, tick=False), database.session() as session:
+        community_id = community_with_people(session, PEOPLE)
+        for membership in session.scalars(select(Membership)):
+            membership.state = "member"
+        data = meetings.MeetingData(
+            title="Fondation", starts_at=START, duration_minutes=120, timezone="America/Toronto"
+        )
+        meeting_id = meetings.schedule(session, community_id, data, actor="t")
+        campaign_id = campaigns.create_campaign(
+            session, community_id, kind="invitation", meeting_id=meeting_id
+        )
+        campaigns.launch_campaign(session, campaign_id)
+        session.commit()
+        only_an_hour = meetings.MeetingData(**{**data.__dict__, "reminder_minutes": [60]})
+        assert meetings.change(session, meeting_id, only_an_hour, actor="t") is False
+        session.commit()
+        waiting = session.scalars(
+            select(Delivery.due_at).where(Delivery.campaign_id == campaign_id, Delivery.step > 0)
+        ).all()
+        assert sorted(waiting) == [START - timedelta(hours=1)] * 3
+    drain_at(LAUNCH, settings, database, campaign_id)
+    drain_at(START - timedelta(days=1), settings, database, campaign_id)  # the old day-before
+    assert len(smtp_sink.to("bob@example.org")) == 1
+    drain_at(START - timedelta(minutes=59), settings, database, campaign_id)
+    assert len(smtp_sink.to("bob@example.org")) == 2

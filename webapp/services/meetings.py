@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from forms.questionnaires import localised
@@ -38,7 +38,7 @@ from webapp.models import (
     utcnow,
 )
 
-from . import ics
+from . import ics, polls
 from .errors import N_, DomainError, NotFound
 from .memberships import membership_of
 
@@ -160,11 +160,13 @@ def schedule_from_slot(
     slot = session.get(PollSlot, slot_id)
     if poll is None or slot is None or slot.poll_id != poll_id:
         raise NotFound(N_("No such slot in this poll."))
-    zone = ZoneInfo(poll.timezone)
     if slot.starts_at is not None:
         starts_at = slot.starts_at
     elif slot.day is not None and start_local is not None:
-        starts_at = datetime.combine(slot.day, start_local.time(), tzinfo=zone)
+        # Refuses a time the clocks skip that day, like any slot.
+        starts_at = polls.local_to_utc(
+            datetime.combine(slot.day, start_local.time()), poll.timezone
+        )
     else:
         raise DomainError(N_("Give the time the meeting starts on that day."))
     data = MeetingData(
@@ -176,7 +178,7 @@ def schedule_from_slot(
         capacity=slot.capacity,
     )
     meeting_id = schedule(session, poll.community_id, data, poll_id=poll_id, actor=actor)
-    poll.state = "closed"
+    polls.close_poll(session, poll_id, actor=actor)
     return meeting_id
 
 
@@ -188,6 +190,13 @@ def change(session: Session, meeting_id: int, data: MeetingData, *, actor: str) 
     if meeting.state == MeetingState.CANCELLED:
         raise DomainError(N_("This meeting is cancelled."))
     starts_at = data.starts_at.astimezone(ZoneInfo("UTC"))
+    shift = starts_at - meeting.starts_at
+    new_reminders = (
+        sorted(set(data.reminder_minutes), reverse=True)
+        if data.reminder_minutes is not None
+        else meeting.reminder_minutes
+    )
+    replan = new_reminders != meeting.reminder_minutes
     moved = (
         starts_at != meeting.starts_at
         or data.duration_minutes != meeting.duration_minutes
@@ -202,11 +211,13 @@ def change(session: Session, meeting_id: int, data: MeetingData, *, actor: str) 
     meeting.capacity = data.capacity
     if data.agenda is not None:
         meeting.agenda = data.agenda
-    if data.reminder_minutes is not None:
-        meeting.reminder_minutes = sorted(set(data.reminder_minutes), reverse=True)
+    meeting.reminder_minutes = new_reminders
     if moved:
         meeting.sequence += 1
-        _retime_reminders(session, meeting)
+    if replan:
+        _replan_reminders(session, meeting)
+    elif shift:
+        _shift_reminders(session, meeting, shift)
     meeting.updated_at = utcnow()
     _audit(
         session,
@@ -226,7 +237,7 @@ def cancel(session: Session, meeting_id: int, *, actor: str) -> bool:
     meeting.state = MeetingState.CANCELLED
     meeting.sequence += 1
     meeting.updated_at = utcnow()
-    _retime_reminders(session, meeting)
+    _cancel_reminders(session, meeting)
     _audit(session, meeting, actor, "meeting.cancelled", {"sequence": meeting.sequence})
     return True
 
@@ -297,32 +308,73 @@ def _reminder_times(meeting: Meeting) -> list[datetime]:
     return [meeting.starts_at - timedelta(minutes=m) for m in meeting.reminder_minutes or []]
 
 
-def _retime_reminders(session: Session, meeting: Meeting) -> None:
-    """After a move: each waiting reminder is due again before the new start, or cancelled when
-    that moment has passed; after a cancellation, all are cancelled."""
-    now = utcnow()
-    times = _reminder_times(meeting)
+def _waiting_reminders(meeting: Meeting) -> Any:
+    """The meeting's reminders that may still go out."""
     campaigns = select(Campaign.id).where(
         Campaign.meeting_id == meeting.id, Campaign.kind == CampaignKind.INVITATION
     )
-    waiting = session.execute(
-        select(Delivery.id, Delivery.step).where(
-            Delivery.campaign_id.in_(campaigns), Delivery.step > 0, Delivery.state.in_(WAITING)
-        )
-    ).all()
-    for delivery_id, step in waiting:
-        due = times[step - 1] if step <= len(times) else None
-        cancelled = meeting.state == MeetingState.CANCELLED or due is None or due <= now
+    return (Delivery.campaign_id.in_(campaigns), Delivery.step > 0, Delivery.state.in_(WAITING))
+
+
+def _shift_reminders(session: Session, meeting: Meeting, shift: timedelta) -> None:
+    """The meeting moved by ``shift``: each waiting reminder moves with it (the same time
+    before the start), or is cancelled when that moment has passed."""
+    now = utcnow()
+    for delivery_id, due in session.execute(
+        select(Delivery.id, Delivery.due_at).where(*_waiting_reminders(meeting))
+    ).all():
+        moved = due + shift
         values: dict[str, Any] = (
-            {"state": DeliveryState.CANCELLED, "claim": None, "lease_expires_at": None}
-            if cancelled
-            else {"due_at": due}
+            {"due_at": moved}
+            if moved > now
+            else {"state": DeliveryState.CANCELLED, "claim": None, "lease_expires_at": None}
         )
         session.execute(
             update(Delivery)
             .where(Delivery.id == delivery_id, Delivery.state.in_(WAITING))
             .values(**values)
         )
+
+
+def _cancel_reminders(session: Session, meeting: Meeting) -> None:
+    """The meeting is cancelled: no reminder goes."""
+    session.execute(
+        update(Delivery)
+        .where(*_waiting_reminders(meeting))
+        .values(state=DeliveryState.CANCELLED, claim=None, lease_expires_at=None)
+    )
+
+
+def _replan_reminders(session: Session, meeting: Meeting) -> None:
+    """The reminder times changed: the waiting reminders give way to the new ones, planned for
+    the same people (the moments already past are skipped)."""
+    rows = session.execute(
+        select(Delivery.campaign_id, Delivery.person_id, Delivery.membership_id)
+        .where(*_waiting_reminders(meeting), Delivery.claim.is_(None))
+        .distinct()
+    ).all()
+    session.execute(delete(Delivery).where(*_waiting_reminders(meeting), Delivery.claim.is_(None)))
+    now = utcnow()
+    for campaign_id, person_id, membership_id in rows:
+        last = session.scalar(
+            select(func.max(Delivery.step)).where(
+                Delivery.campaign_id == campaign_id, Delivery.person_id == person_id
+            )
+        )
+        step = int(last or 0)
+        for due in _reminder_times(meeting):
+            if due <= now:
+                continue
+            step += 1
+            session.add(
+                Delivery(
+                    campaign_id=campaign_id,
+                    person_id=person_id,
+                    membership_id=membership_id,
+                    step=step,
+                    due_at=due,
+                )
+            )
 
 
 def reminder_refusals(
@@ -562,7 +614,7 @@ def current_ics(session: Session, meeting_id: int, *, organizer_email: str) -> b
 
 
 def meetings_of(session: Session, community_id: int) -> list[Meeting]:
-    """The community's meetings, the next first."""
+    """The community's meetings, the latest first."""
     return list(
         session.scalars(
             select(Meeting)

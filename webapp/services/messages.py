@@ -74,6 +74,7 @@ class MessageContext:
     campaign: Campaign
     meeting: Meeting | None = None  # what an invitation is about
     poll: Poll | None = None  # what an availability request is about
+    update: bool = False  # an invitation already went out for this meeting before this one
     skeletons: dict[tuple[Any, ...], _Skeleton | None] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -81,11 +82,24 @@ class MessageContext:
 
 def context_for(session: Session, community: Community, campaign: Campaign) -> MessageContext:
     """The campaign's context, with the meeting or the poll it is about."""
+    earlier = None
+    if campaign.meeting_id is not None:
+        earlier = session.scalar(
+            select(Campaign.id)
+            .where(
+                Campaign.meeting_id == campaign.meeting_id,
+                Campaign.kind == CampaignKind.INVITATION,
+                Campaign.id < campaign.id,
+                Campaign.launched_at.is_not(None),
+            )
+            .limit(1)
+        )
     return MessageContext(
         community,
         campaign,
         meeting=session.get(Meeting, campaign.meeting_id) if campaign.meeting_id else None,
         poll=session.get(Poll, campaign.poll_id) if campaign.poll_id else None,
+        update=earlier is not None,
     )
 
 
@@ -108,7 +122,7 @@ def _event_values(ctx: MessageContext, locale: str, zone_name: str) -> dict[str,
             "place": meeting.place,
             "agenda": [localised(item, locale) for item in meeting.agenda or []],
             "cancelled": meeting.state == MeetingState.CANCELLED,
-            "changed": meeting.sequence > 0,
+            "changed": ctx.update and meeting.sequence > 0,
         }
     return values
 

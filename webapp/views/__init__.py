@@ -22,6 +22,7 @@ def register_blueprints(app: Flask, config: Config) -> None:
         inbound,
         labels,
         meet,
+        meetings,
         people,
         public,
         questionnaires,
@@ -35,6 +36,7 @@ def register_blueprints(app: Flask, config: Config) -> None:
     app.register_blueprint(respond.bp)
     app.register_blueprint(apply.bp)
     app.register_blueprint(meet.bp)
+    app.register_blueprint(meetings.bp)
     app.register_blueprint(inbound.bp)
     app.register_blueprint(applications.bp)
     app.register_blueprint(application_reports.bp)

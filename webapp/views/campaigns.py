@@ -42,6 +42,8 @@ KIND_NAMES = {
     "recruitment": _l("Recruitment"),
     "application": _l("Application"),
     "decision": _l("Decision"),
+    "availability": _l("Availability poll"),
+    "invitation": _l("Invitation"),
     "announcement": _l("Announcement"),
 }
 
