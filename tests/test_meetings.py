@@ -290,3 +290,26 @@ def test_the_command_line_prints_the_current_ics_and_the_poll(
     (row,) = json.loads(amorce("poll", str(poll_id), "--format", "json"))
     assert row["start"] == "2030-02-05T09:00:00-05:00"
     assert (row["yes"], row["if_need_be"], row["no"], row["recommended"]) == (1, 0, 0, True)
+
+
+def test_the_member_who_gets_a_freed_seat_is_told_by_email(
+    database: Database, settings_: Config, smtp_sink: Sink
+) -> None:
+    community_id, meeting_id = founding_group(database, capacity=1)
+    invite(database, settings_, community_id, meeting_id)
+    marie, bob = person_id(database, "marie@example.org"), person_id(database, "bob@example.org")
+    with database.session() as session:
+        meetings.answer(session, meeting_id, marie, "accepted")
+        assert meetings.answer(session, meeting_id, bob, "accepted").status == "waitlisted"
+        assert meetings.answer(session, meeting_id, marie, "declined").promoted == bob
+        session.commit()
+        (notice,) = session.scalars(
+            select(campaigns.Campaign.id)
+            .where(campaigns.Campaign.audience_filter.is_not(None))
+            .where(campaigns.Campaign.name == "Place libérée")
+        ).all()
+    while drain_with(settings_, database, notice):
+        pass
+    told = smtp_sink.to("bob@example.org")
+    assert len(told) == 2 and told[-1]["Subject"].startswith("A seat freed up")
+    assert len(smtp_sink.to("chloe@example.org")) == 1  # nobody else hears of it

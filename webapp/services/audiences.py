@@ -44,9 +44,15 @@ def check_filter(audience_filter: dict[str, Any]) -> dict[str, Any]:
     ``{"responded": {"interest": false}}`` keeps those who have (true) or have not (false)
     answered the community's questionnaire of that kind; ``{"answer": {"kind": "interest",
     "question": "role", "value": "teacher"}}`` keeps those whose answer to that question is (or
-    includes) that value.
+    includes) that value; ``{"people": [3, 5]}`` keeps only those people (a personal notice,
+    such as the seat a waitlisted member just got).
     """
     clean: dict[str, Any] = {}
+    people = audience_filter.get("people")
+    if people is not None:
+        if not isinstance(people, list) or not all(isinstance(p, int) for p in people):
+            raise DomainError(N_("A list of people is a list of their ids."))
+        clean["people"] = sorted(set(people))
     kinds = {k.value for k in QuestionnaireKind}
     for kind, wanted in (audience_filter.get("responded") or {}).items():
         if kind not in kinds:
@@ -113,6 +119,9 @@ def _audience(campaign: Campaign, *columns: Any) -> Select[Any]:
             .where(Questionnaire.community_id == community_id, Questionnaire.kind == kind)
         )
         query = query.where(Person.id.in_(responded) if wanted else Person.id.not_in(responded))
+    people = (campaign.audience_filter or {}).get("people")
+    if people is not None:
+        query = query.where(Person.id.in_(people))
     if campaign.kind == CampaignKind.DECISION:
         told = told_people(community_id, campaign.audience_state, besides=campaign.id)
         query = query.where(Person.id.not_in(told))

@@ -516,6 +516,8 @@ def answer(
     promoted = None
     if before == RsvpStatus.ACCEPTED and kept != RsvpStatus.ACCEPTED:
         promoted = _promote(session, meeting)
+        if promoted is not None:
+            _tell_promoted(session, meeting, promoted)
     _audit(
         session,
         meeting,
@@ -541,6 +543,47 @@ def _promote(session: Session, meeting: Meeting) -> int | None:
     first.status = RsvpStatus.ACCEPTED
     first.updated_at = utcnow()
     return first.person_id
+
+
+SEAT_SUBJECT = N_("A seat freed up: you are expected at “{{ community }}”")
+SEAT_MESSAGE = N_(
+    "Good news: a seat freed up for the meeting of **{{ community }}**, and it is yours, as you "
+    "asked. We are expecting you; if you can no longer come, say so with the link below so that "
+    "the seat goes to someone else."
+)
+
+
+def _tell_promoted(session: Session, meeting: Meeting, person_id: int) -> None:
+    """The invitation again, to the person who just got a seat, through the outbox (a sweep
+    sends it). A community that cannot send (no sender identity) records why."""
+    from .campaigns import create_campaign, launch_campaign  # campaigns plan meeting reminders
+
+    content = {
+        locale: {
+            "subject": translations_for(locale).gettext(SEAT_SUBJECT),
+            "message": translations_for(locale).gettext(SEAT_MESSAGE),
+        }
+        for locale in LOCALES
+    }
+    try:
+        with session.begin_nested():
+            campaign_id = create_campaign(
+                session,
+                meeting.community_id,
+                kind=CampaignKind.INVITATION,
+                meeting_id=meeting.id,
+                audience_filter={"people": [person_id]},
+                content=content,
+                name=translations_for(_language(session, meeting)).gettext(N_("Seat freed")),
+            )
+            launch_campaign(session, campaign_id, actor="system")
+    except DomainError as exc:
+        _audit(session, meeting, "system", "meeting.promotion_not_mailed", {"why": str(exc)})
+
+
+def _language(session: Session, meeting: Meeting) -> str:
+    community = session.get(Community, meeting.community_id)
+    return community.language if community else "fr"
 
 
 def check_in(session: Session, meeting_id: int, person_id: int, present: bool) -> None:

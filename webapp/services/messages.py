@@ -99,7 +99,8 @@ def context_for(session: Session, community: Community, campaign: Campaign) -> M
         campaign,
         meeting=session.get(Meeting, campaign.meeting_id) if campaign.meeting_id else None,
         poll=session.get(Poll, campaign.poll_id) if campaign.poll_id else None,
-        update=earlier is not None,
+        # A personal notice (a seat freed up) is not an update of the meeting.
+        update=earlier is not None and not (campaign.audience_filter or {}).get("people"),
     )
 
 
