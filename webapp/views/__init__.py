@@ -24,6 +24,7 @@ def register_blueprints(app: Flask, config: Config) -> None:
         meet,
         meetings,
         people,
+        polls,
         public,
         questionnaires,
         respond,
@@ -37,6 +38,7 @@ def register_blueprints(app: Flask, config: Config) -> None:
     app.register_blueprint(apply.bp)
     app.register_blueprint(meet.bp)
     app.register_blueprint(meetings.bp)
+    app.register_blueprint(polls.bp)
     app.register_blueprint(inbound.bp)
     app.register_blueprint(applications.bp)
     app.register_blueprint(application_reports.bp)
