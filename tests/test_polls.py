@@ -3,6 +3,7 @@ recommended slot, whose arithmetic is exactly what ``webapp.services.polls`` doc
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 
@@ -11,7 +12,7 @@ import time_machine
 from builders import community_with_people
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from webapp.db import Database
@@ -618,3 +619,88 @@ def test_key_roles(database: Database, clock: time_machine.Traveller) -> None:
         assert polls.remove_role(session, poll_id, ids["ben"], actor="cli")
         assert not polls.remove_role(session, poll_id, ids["ben"], actor="cli")
         assert [k.person_id for k in polls.roles_of(session, poll_id)] == [ids["ana"]]
+
+
+def random_poll(session: Session, rng: random.Random, community_id: int, ids: list[int]) -> int:
+    """A poll with 0 to 6 slots (some with a small room), random key people, and random answers
+    from anyone (prospects, people of another community), then states and roles shuffled, as
+    when people withdraw or lose their role after answering."""
+    poll_id = new_poll(session, community_id)
+    capacity = rng.choice([None, 3])  # and some slots with a smaller room
+    slot_ids = [
+        polls.add_slot(
+            session,
+            poll_id,
+            start_local=datetime(2030, 3, 1 + index, 18, 0),
+            capacity=rng.choice([capacity, capacity, 1, 2]),
+            actor="cli",
+        )
+        for index in range(rng.randint(0, 6))
+    ]
+    states = ["selected", "member", "prospect", "not_interested", "declined"]
+
+    def shuffle_states() -> None:
+        for person_id in ids[:-1]:  # the last one belongs to another community
+            session.execute(
+                update(Membership)
+                .where(Membership.community_id == community_id, Membership.person_id == person_id)
+                .values(state=rng.choice(states))
+            )
+
+    shuffle_states()
+    for person_id in rng.sample(ids[:-1], rng.randint(0, 3)):
+        role = rng.choice(["facilitator", "sponsor"])
+        polls.set_role(session, poll_id, person_id, role, rng.choice([1, 2.5, 3, 10]), actor="cli")
+    alike = rng.random() < 0.3  # everyone gives every slot the same answer: ties
+    rows = []
+    for person_id in ids:
+        value = rng.choice([YES, YES, MAYBE, NO, None])
+        for slot_id in slot_ids:
+            value = value if alike else rng.choice([YES, YES, MAYBE, NO, None])
+            if value is not None:
+                rows.append(
+                    {
+                        "poll_id": poll_id,
+                        "slot_id": slot_id,
+                        "person_id": person_id,
+                        "answer": value,
+                    }
+                )
+    if rows and rng.random() < 0.9:
+        session.execute(insert(PollAnswer), rows)
+    shuffle_states()
+    for key in polls.roles_of(session, poll_id):
+        if rng.random() < 0.3:
+            polls.remove_role(session, poll_id, key.person_id, actor="cli")
+    session.flush()
+    return poll_id
+
+
+def test_the_counts_in_sql_give_what_the_heat_map_gives(
+    database: Database, clock: time_machine.Traveller
+) -> None:
+    rng = random.Random(20300115)
+    with database.session() as session:
+        people = "email\n" + "".join(f"p{i}@example.org\n" for i in range(12))
+        community_id = community_with_people(session, people)
+        community_with_people(session, "email\nout@example.org\n", slug="other", name="Other")
+        ids = list(session.scalars(select(Person.id).order_by(Person.id)))
+        seen: set[tuple[bool, str]] = set()
+        for _ in range(25):
+            poll_id = random_poll(session, rng, community_id, ids)
+            roles = polls.roles_of(session, poll_id)
+            grid = polls.heat_map(session, poll_id)
+            counts = polls.slot_counts(session, poll_id)
+            assert counts == [column.tally(roles) for column in grid.slots]
+            recommendation = polls.recommendation_of(session, poll_id)
+            assert recommendation == polls.recommend(grid, roles)
+            assert recommendation == polls.recommendation_for(session, poll_id)[1]
+            _, rows = polls.poll_rows(session, poll_id)
+            assert [(r["slot_id"], r["yes"], r["if_need_be"], r["no"]) for r in rows] == [
+                (c.slot.id, c.yes, c.if_need_be, c.no) for c in counts
+            ]
+            seen.add((recommendation.slot_id is None, recommendation.reasons[-1].msgid))
+        # The draws reached ties, and cases with nothing to recommend.
+        ties = {polls.TIED_MORE_YES, polls.TIED_FEWER_NO, polls.TIED_EARLIEST}
+        assert {msgid for _, msgid in seen} & ties
+        assert {polls.NO_SLOT, polls.NO_ANSWER} <= {msgid for nothing, msgid in seen if nothing}

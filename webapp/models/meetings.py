@@ -68,6 +68,8 @@ class PollAnswer(Base):
     __table_args__ = (
         UniqueConstraint("slot_id", "person_id"),
         Index("ix_poll_answers_poll_person", "poll_id", "person_id"),
+        # The recommendation counts answers per slot straight from this index (P6).
+        Index("ix_poll_answers_poll_slot_answer", "poll_id", "slot_id", "answer"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

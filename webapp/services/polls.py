@@ -6,7 +6,10 @@ slot keeps its day and never shifts, whatever the reader's zone. Those who may a
 community's selected volunteers and members, and anyone given a key role in the poll (the
 facilitator, the sponsor), whatever their state.
 
-The recommendation (:func:`recommend`) is a pure function of the heat map and the key roles:
+The recommendation is a pure function of each slot's counts (how many of those who may answer
+said *yes*, *if need be* and *no*), the key people's own answers and the key roles
+(:func:`recommend_counts`; :func:`recommend` takes a heat map, which gives the same counts). The
+counts come from SQL (:func:`slot_counts`): the recommendation never loads anyone's name. So:
 
 - each person who answers *yes* is worth 1, *if need be* ½, *no* or no answer 0;
 - a key person's worth is multiplied by their role's weight (3 by default), so a slot the
@@ -38,9 +41,9 @@ from functools import cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, available_timezones
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from webapp.models import (
     AuditLog,
@@ -163,6 +166,34 @@ class SlotAnswers:
             "no": len(self.no),
             "unanswered": len(self.unanswered),
         }
+
+    def tally(self, roles: Sequence[KeyPerson] = ()) -> SlotCounts:
+        """The column as the recommendation sees it: its counts and the key people's answers."""
+        keys = {key.person_id for key in roles}
+        return SlotCounts(
+            self.slot,
+            len(self.yes),
+            len(self.if_need_be),
+            len(self.no),
+            {pid: given for pid, given in self.answers.items() if pid in keys},
+        )
+
+
+@dataclass(frozen=True)
+class SlotCounts:
+    """What the recommendation needs of a slot: how many of those who may answer said yes, if
+    need be and no, and what each key person among them said (by person id; absent: no answer)."""
+
+    slot: Slot
+    yes: int
+    if_need_be: int
+    no: int
+    key_answers: Mapping[int, Availability] = field(default_factory=dict)
+
+    @property
+    def answered(self) -> bool:
+        """Whether anyone who may answer has answered for this slot."""
+        return bool(self.yes or self.if_need_be or self.no)
 
 
 @dataclass(frozen=True)
@@ -888,6 +919,144 @@ def heat_map(session: Session, poll_id: int) -> HeatMap:
     )
 
 
+# -- the counts, in SQL -----------------------------------------------------------------------
+
+_IN_CHUNK = 500  # person ids per IN (...) list
+
+
+def _may_answer(poll: Poll, person_id: Any) -> ColumnElement[bool]:
+    """SQL: whether the person ``person_id`` (a column) may answer the poll, as in
+    :func:`eligible_people`."""
+    key_people = select(PollRole.person_id).where(PollRole.poll_id == poll.id)
+    return (
+        select(Membership.id)
+        .where(
+            Membership.community_id == poll.community_id,
+            Membership.person_id == person_id,
+            or_(Membership.state.in_(ANSWERING), Membership.person_id.in_(key_people)),
+        )
+        .exists()
+    )
+
+
+def _others_who_answered(session: Session, poll: Poll) -> list[int]:
+    """The people who answered the poll but may no longer answer it (who withdrew, whose key
+    role went): usually none. The answerers are found by one index probe each on
+    ``(poll_id, person_id)``, not by reading every answer."""
+    following = aliased(PollAnswer)
+    first = select(func.min(PollAnswer.person_id).label("person_id")).where(
+        PollAnswer.poll_id == poll.id
+    )
+    answerers = first.cte("answerers", recursive=True)
+    step = (
+        select(func.min(following.person_id))
+        .where(following.poll_id == poll.id, following.person_id > answerers.c.person_id)
+        .scalar_subquery()
+    )
+    answerers = answerers.union_all(select(step).where(answerers.c.person_id.is_not(None)))
+    return list(
+        session.scalars(
+            select(answerers.c.person_id).where(
+                answerers.c.person_id.is_not(None), ~_may_answer(poll, answerers.c.person_id)
+            )
+        )
+    )
+
+
+def _answer_totals(session: Session, poll_id: int) -> dict[int, dict[Availability, int]]:
+    """How many answered yes, if need be and no for each slot of the poll, whoever they are:
+    three counts per slot, each one range of the index on ``(poll_id, slot_id, answer)``."""
+
+    def count(value: Availability) -> Any:
+        return (
+            select(func.count())
+            .select_from(PollAnswer)
+            .where(
+                PollAnswer.poll_id == poll_id,
+                PollAnswer.slot_id == PollSlot.id,
+                PollAnswer.answer == str(value),
+            )
+            .correlate(PollSlot)
+            .scalar_subquery()
+        )
+
+    order = (Availability.YES, Availability.IF_NEED_BE, Availability.NO)
+    return {
+        slot_id: dict(zip(order, numbers, strict=True))
+        for slot_id, *numbers in session.execute(
+            select(PollSlot.id, *(count(value) for value in order)).where(
+                PollSlot.poll_id == poll_id
+            )
+        )
+    }
+
+
+def _take_off(
+    session: Session, poll_id: int, people: list[int], totals: dict[int, dict[Availability, int]]
+) -> None:
+    """Take the answers of ``people`` off ``totals``."""
+    for start in range(0, len(people), _IN_CHUNK):
+        for slot_id, value, number in session.execute(
+            select(PollAnswer.slot_id, PollAnswer.answer, func.count())
+            .where(
+                PollAnswer.poll_id == poll_id,
+                PollAnswer.person_id.in_(people[start : start + _IN_CHUNK]),
+            )
+            .group_by(PollAnswer.slot_id, PollAnswer.answer)
+        ):
+            if slot_id in totals and value in totals[slot_id]:
+                totals[slot_id][Availability(value)] -= number
+
+
+def _key_answers(session: Session, poll: Poll) -> dict[int, dict[int, Availability]]:
+    """The key people's answers, by slot id then person id; a key person may answer whatever
+    their state, while they are in the community."""
+    key_people = list(
+        session.scalars(
+            select(PollRole.person_id)
+            .join(
+                Membership,
+                (Membership.community_id == poll.community_id)
+                & (Membership.person_id == PollRole.person_id),
+            )
+            .where(PollRole.poll_id == poll.id)
+        )
+    )
+    found: dict[int, dict[int, Availability]] = {}
+    if key_people:
+        for slot_id, person_id, value in session.execute(
+            select(PollAnswer.slot_id, PollAnswer.person_id, PollAnswer.answer).where(
+                PollAnswer.poll_id == poll.id, PollAnswer.person_id.in_(key_people)
+            )
+        ):
+            found.setdefault(slot_id, {})[person_id] = Availability(value)
+    return found
+
+
+def slot_counts(session: Session, poll_id: int) -> list[SlotCounts]:
+    """Each slot's counts, in order, for the recommendation: only the answers of those who may
+    answer (as in :func:`heat_map`), and the key people's own answers; counted in SQL.
+
+    Every answer of the poll is counted, per slot and answer, on the index on
+    ``(poll_id, slot_id, answer)``; then the answers of those who answered but may no longer
+    answer (usually nobody) are taken off. Neither reads every answer row, nor any name."""
+    poll = poll_of(session, poll_id)
+    slots = slots_of(session, poll_id)
+    totals = _answer_totals(session, poll_id)
+    _take_off(session, poll_id, _others_who_answered(session, poll), totals)
+    keys = _key_answers(session, poll)
+    return [
+        SlotCounts(
+            slot,
+            totals[slot.id][Availability.YES],
+            totals[slot.id][Availability.IF_NEED_BE],
+            totals[slot.id][Availability.NO],
+            keys.get(slot.id, {}),
+        )
+        for slot in slots
+    ]
+
+
 # -- the recommendation: pure functions -----------------------------------------------------
 
 COUNTS = N_("%(yes)d can come, %(if_need_be)d if need be, %(no)d cannot.")
@@ -916,14 +1085,15 @@ TIED_FEWER_NO = N_(
 TIED_EARLIEST = N_("Tied with another slot on every count: this one is the earliest.")
 
 
-def score_slot(column: SlotAnswers, roles: Sequence[KeyPerson] = ()) -> SlotScore:
-    """One slot's score and reasoning (the formula is in this module's docstring)."""
-    yes, maybe, no = len(column.yes), len(column.if_need_be), len(column.no)
+def score_counts(column: SlotCounts, roles: Sequence[KeyPerson] = ()) -> SlotScore:
+    """One slot's score and reasoning from its counts (the formula is in this module's
+    docstring)."""
+    yes, maybe, no = column.yes, column.if_need_be, column.no
     reasons = [Reason(COUNTS, {"yes": yes, "if_need_be": maybe, "no": no})]
     key_worth: list[float] = []  # value × weight of each key person who can come
     plain_yes, plain_maybe = yes, maybe
     for key in {k.person_id: k for k in roles}.values():  # a person counts once
-        given = column.answers.get(key.person_id)
+        given = column.key_answers.get(key.person_id)
         message = KEY_REASONS.get((key.role, given))
         if message:
             reasons.append(Reason(message, {"name": key.name}))
@@ -950,18 +1120,26 @@ def score_slot(column: SlotAnswers, roles: Sequence[KeyPerson] = ()) -> SlotScor
     return SlotScore(column.slot.id, round(score, 3), yes, maybe, no, over, tuple(reasons))
 
 
+def score_slot(column: SlotAnswers, roles: Sequence[KeyPerson] = ()) -> SlotScore:
+    """One slot's score and reasoning from its column of the heat map."""
+    return score_counts(column.tally(roles), roles)
+
+
 def _rank(score: SlotScore, index: int) -> tuple[float, int, int, int]:
     return (-score.score, -score.yes, score.no, index)
 
 
-def recommend(heat_map: HeatMap, roles: Sequence[KeyPerson] = ()) -> Recommendation:
-    """Score every slot and pick the best (see this module's docstring for the formula and the
-    ties). ``reasons`` explains the choice: the chosen slot's own reasons and, when another
-    slot has the same score, what decided between them; or why nothing is recommended."""
-    scores = tuple(score_slot(column, roles) for column in heat_map.slots)
+def recommend_counts(
+    columns: Sequence[SlotCounts], roles: Sequence[KeyPerson] = ()
+) -> Recommendation:
+    """Score every slot (in order) and pick the best (see this module's docstring for the
+    formula and the ties). ``reasons`` explains the choice: the chosen slot's own reasons and,
+    when another slot has the same score, what decided between them; or why nothing is
+    recommended."""
+    scores = tuple(score_counts(column, roles) for column in columns)
     if not scores:
         return Recommendation(None, scores, (Reason(NO_SLOT, {}),))
-    if not any(column.answers for column in heat_map.slots):
+    if not any(column.answered for column in columns):
         return Recommendation(None, scores, (Reason(NO_ANSWER, {}),))
     ranked = sorted(range(len(scores)), key=lambda i: _rank(scores[i], i))
     best = scores[ranked[0]]
@@ -979,8 +1157,22 @@ def recommend(heat_map: HeatMap, roles: Sequence[KeyPerson] = ()) -> Recommendat
     return Recommendation(best.slot_id, scores, tuple(reasons))
 
 
+def recommend(heat_map: HeatMap, roles: Sequence[KeyPerson] = ()) -> Recommendation:
+    """The recommendation from a heat map: :func:`recommend_counts` of its columns' counts."""
+    return recommend_counts([column.tally(roles) for column in heat_map.slots], roles)
+
+
+def recommendation_of(session: Session, poll_id: int) -> Recommendation:
+    """The poll's recommendation, from the counts in SQL (:func:`slot_counts`): what the
+    command line and the coordinator's choice of a slot need, without anyone's name."""
+    return recommend_counts(slot_counts(session, poll_id), roles_of(session, poll_id))
+
+
 def recommendation_for(session: Session, poll_id: int) -> tuple[HeatMap, Recommendation]:
-    """The poll's heat map and its recommendation, read from the database."""
+    """The poll's heat map, every name included, and its recommendation (the same as
+    :func:`recommendation_of`, scored from the map itself): for a page that shows the names.
+    Its cost grows with people × slots in Python; for the recommendation alone, use
+    :func:`recommendation_of`."""
     answers = heat_map(session, poll_id)
     return answers, recommend(answers, roles_of(session, poll_id))
 
@@ -1000,9 +1192,10 @@ def slot_start(slot: Slot) -> str:
 
 def poll_rows(session: Session, poll_id: int) -> tuple[list[str], list[dict[str, Any]]]:
     """The poll as ``amorce meetings poll`` prints it: the columns, then one row per slot."""
-    answers, recommendation = recommendation_for(session, poll_id)
+    columns = slot_counts(session, poll_id)
+    recommendation = recommend_counts(columns, roles_of(session, poll_id))
     rows = []
-    for column, score in zip(answers.slots, recommendation.scores, strict=True):
+    for column, score in zip(columns, recommendation.scores, strict=True):
         rows.append(
             {
                 "slot_id": column.slot.id,
