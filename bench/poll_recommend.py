@@ -19,7 +19,7 @@ answers go in and says so (``index_created_by_bench``); ``--without-index`` meas
 (seconds, not milliseconds). Then ANALYZE (and on PostgreSQL VACUUM, as autovacuum would have
 done on a poll that took days to fill).
 
-What is timed is ``webapp.services.polls.recommendation_of``, the recommendation that
+What is timed is ``webapp.services.poll_scores.recommendation_of``, the recommendation that
 ``amorce meetings poll`` and the coordinator's choice of a slot use (the SQL counts, the key
 people's answers, the scoring), in a new session each run, after one warm-up run; figures are
 the median and min of ``--runs`` runs, in ms. ``heat_map_ms`` times once, for comparison,
@@ -61,7 +61,7 @@ from sqlalchemy.pool import NullPool  # noqa: E402
 from webapp.db import Database  # noqa: E402
 from webapp.migrate import upgrade  # noqa: E402
 from webapp.models import Membership, MembershipState, Person, PollSlot  # noqa: E402
-from webapp.services import polls  # noqa: E402
+from webapp.services import poll_scores, polls  # noqa: E402
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TARGET_MS = 200.0  # P6
@@ -70,6 +70,15 @@ ANSWERS = (("yes", 0.45), ("if_need_be", 0.2), ("no", 0.35))
 CHUNK = 5000
 INDEX = "ix_poll_answers_poll_slot_answer"  # what slot_counts reads
 INDEX_COLUMNS = ("poll_id", "slot_id", "answer")
+# The modules the timed recommendation runs through, digested into ``polls_sha256``.
+ENGINE = (
+    "polls.py",
+    "poll_zones.py",
+    "poll_slots.py",
+    "poll_answers.py",
+    "poll_results.py",
+    "poll_scores.py",
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -284,8 +293,8 @@ def measure(
     seed_seconds = time.perf_counter() - began
     say(f"{name}: seeded {made['answers']} answers in {seed_seconds:.1f} s")
 
-    def recommendation(session: Any) -> polls.Recommendation:
-        return polls.recommendation_of(session, poll_id)
+    def recommendation(session: Any) -> poll_scores.Recommendation:
+        return poll_scores.recommendation_of(session, poll_id)
 
     _, expected = timed_ms(database, recommendation)  # warm-up
     runs, same = [], True
@@ -304,14 +313,14 @@ def measure(
             order.index(expected.slot_id) if expected.slot_id is not None else None
         ),
         "cli_poll_rows_ms": round(
-            timed_ms(database, lambda session: polls.poll_rows(session, poll_id))[0], 2
+            timed_ms(database, lambda session: poll_scores.poll_rows(session, poll_id))[0], 2
         ),
         "seed_seconds": round(seed_seconds, 1),
         **made,
     }
     if not args.skip_heat_map:
         elapsed, (_, from_heat) = timed_ms(
-            database, lambda session: polls.recommendation_for(session, poll_id)
+            database, lambda session: poll_scores.recommendation_for(session, poll_id)
         )
         result["heat_map_ms"] = round(elapsed, 2)
         result["heat_map_gives_the_same_recommendation"] = from_heat == expected
@@ -341,8 +350,10 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
             "slots": args.slots,
             "runs": args.runs,
             "seed": args.seed,
-            "timed": "webapp.services.polls.recommendation_of, a new session per run, warm",
-            "engine": code_version([REPO / "webapp" / "services" / "polls.py"], "polls_sha256"),
+            "timed": "webapp.services.poll_scores.recommendation_of, a new session per run, warm",
+            "engine": code_version(
+                [REPO / "webapp" / "services" / name for name in ENGINE], "polls_sha256"
+            ),
         },
         "machine": machine,
     }

@@ -16,7 +16,7 @@ from web_helpers import PASSWORD, seed
 
 from webapp.db import Database
 from webapp.models import Meeting, Membership, Person, Rsvp
-from webapp.services import campaigns, polls
+from webapp.services import campaigns, poll_slots, poll_zones, polls
 from workers.campaigns import drain_with
 
 pytestmark = [*BROWSER_MARKS, pytest.mark.parametrize("database", ["sqlite"], indirect=True)]
@@ -52,7 +52,7 @@ def prepare(live: LiveServer, database: Database, sink: Sink) -> tuple[int, list
             actor="test",
         )
         slot_ids = [
-            polls.add_slot(
+            poll_slots.add_slot(
                 session,
                 poll_id,
                 start_local=start,
@@ -149,7 +149,7 @@ def test_three_zones_answer_the_coordinator_confirms_and_a_member_accepts(
     context.close()
     with database.session() as session:
         meeting = session.scalars(select(Meeting)).one()
-        assert meeting.starts_at == polls.local_to_utc(SLOTS[1], "America/Toronto")
+        assert meeting.starts_at == poll_zones.local_to_utc(SLOTS[1], "America/Toronto")
         community_id, meeting_id = meeting.community_id, meeting.id
         campaign_id = campaigns.create_campaign(
             session, community_id, kind="invitation", meeting_id=meeting_id

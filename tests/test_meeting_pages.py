@@ -30,7 +30,7 @@ from webapp.models import (
     PollSlot,
     Rsvp,
 )
-from webapp.services import meetings, polls
+from webapp.services import meetings, poll_answers, poll_slots, poll_zones
 
 ZONE = "America/Toronto"
 TODAY = date.today()
@@ -116,7 +116,7 @@ def poll_with_slots(pages: Pages) -> tuple[int, list[int]]:
     for slot in SLOTS:
         pages.follow(pages.post(f"/polls/{poll_id}/slots", **slot))
     with pages.database.session() as session:
-        slot_ids = [s.id for s in polls.slots_of(session, poll_id)]
+        slot_ids = [s.id for s in poll_slots.slots_of(session, poll_id)]
     return poll_id, slot_ids
 
 
@@ -125,15 +125,17 @@ def answer(pages: Pages, poll_id: int, slot_ids: list[int]) -> None:
     anne, bob, chloe = (pages.ids[f"{n}@example.org"] for n in ("anne", "bob", "chloe"))
     first, second, third = slot_ids
     with pages.database.session() as session:
-        polls.answer(
+        poll_answers.answer(
             session,
             poll_id,
             anne,
             {first: "yes", second: "if_need_be", third: "no"},
             comment="Le matin me convient mieux.",
         )
-        polls.answer(session, poll_id, bob, {first: "yes", second: "no"})
-        polls.answer(session, poll_id, chloe, {first: "if_need_be", second: "yes", third: "yes"})
+        poll_answers.answer(session, poll_id, bob, {first: "yes", second: "no"})
+        poll_answers.answer(
+            session, poll_id, chloe, {first: "if_need_be", second: "yes", third: "yes"}
+        )
 
 
 def test_a_poll_of_three_slots_is_built_in_the_page(pages: Pages) -> None:
@@ -147,7 +149,7 @@ def test_a_poll_of_three_slots_is_built_in_the_page(pages: Pages) -> None:
     assert "whole day" in rows[2] and "Pavillon" in rows[2] and " 2 " in f" {rows[2]} "
     with pages.database.session() as session:
         stored = session.scalars(select(PollSlot).order_by(PollSlot.position)).all()
-        first = polls.local_to_utc(datetime.combine(DAYS[0], time(9, 30)), ZONE)
+        first = poll_zones.local_to_utc(datetime.combine(DAYS[0], time(9, 30)), ZONE)
         assert stored[0].starts_at == first
         assert stored[2].starts_at is None and stored[2].day == DAYS[2]
         assert stored[2].capacity == 2
@@ -280,7 +282,7 @@ def test_a_meeting_moves_is_cancelled_and_its_emails_are_prepared(pages: Pages) 
     with pages.database.session() as session:
         meeting = session.get_one(Meeting, meeting_id)
         assert meeting.sequence == 1 and meeting.capacity == 20
-        assert meeting.starts_at == polls.local_to_utc(
+        assert meeting.starts_at == poll_zones.local_to_utc(
             datetime.combine(DAYS[1], time(13, 30)), ZONE
         )
     sent = pages.post(f"{page}/send")

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from webapp.config import Config
 from webapp.db import Database
 from webapp.models import InboundMessage, Membership, Person, Rsvp
-from webapp.services import campaigns, meetings, polls
+from webapp.services import campaigns, meetings, poll_answers, poll_slots, polls
 from webapp.services.errors import DomainError
 from webapp.services.inbound import pipeline
 from workers.campaigns import drain_with
@@ -261,10 +261,10 @@ def test_the_command_line_prints_the_current_ics_and_the_poll(
         poll_id = polls.create_poll(
             session, community_id, title="Fondation", timezone="America/Toronto", actor="t"
         )
-        slot = polls.add_slot(
+        slot = poll_slots.add_slot(
             session, poll_id, start_local=datetime(2030, 2, 5, 9, 0), duration_minutes=60, actor="t"
         )
-        polls.answer(session, poll_id, marie, {slot: "yes"})
+        poll_answers.answer(session, poll_id, marie, {slot: "yes"})
         session.commit()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMORCE_")}
     env.update(AMORCE_DATABASE_URL=database.url, AMORCE_INSTANCE_PATH=str(tmp_path))

@@ -21,7 +21,7 @@ from web_helpers import csrf_token, running_app
 from webapp.config import Config
 from webapp.db import Database
 from webapp.models import Membership, Person
-from webapp.services import campaigns, polls
+from webapp.services import campaigns, poll_answers, poll_slots, polls
 from workers.campaigns import drain_with
 
 PEOPLE = """email,first_name,language,timezone
@@ -57,14 +57,14 @@ def open_poll(database: Database, config: Config) -> tuple[int, dict[str, int]]:
             deadline_at=datetime(2030, 2, 1, 17, 0, tzinfo=UTC),
             actor="t",
         )
-        timed = polls.add_slot(
+        timed = poll_slots.add_slot(
             session,
             poll_id,
             start_local=datetime(2030, 2, 5, 9, 0),
             duration_minutes=120,
             actor="t",
         )
-        whole = polls.add_slot(
+        whole = poll_slots.add_slot(
             session, poll_id, day=date(2030, 2, 7), duration_minutes=480, actor="t"
         )
         campaign_id = campaigns.create_campaign(
@@ -114,7 +114,9 @@ def test_each_member_reads_the_slots_in_their_own_zone_and_answers(
     assert saved.status_code == 303
     with database.session() as session:
         bob_id = session.scalars(select(Person.id).where(Person.email == "bob@example.org")).one()
-        assert {k: str(v) for k, v in polls.answers_of(session, poll_id, bob_id).items()} == {
+        assert {
+            k: str(v) for k, v in poll_answers.answers_of(session, poll_id, bob_id).items()
+        } == {
             slots["timed"]: "yes",
             slots["whole"]: "if_need_be",
         }
@@ -153,7 +155,7 @@ def test_the_availability_reminder_goes_only_to_who_has_not_answered(
         poll_id = polls.create_poll(
             session, community_id, title="Fondation", timezone="America/Toronto", actor="t"
         )
-        slot = polls.add_slot(
+        slot = poll_slots.add_slot(
             session, poll_id, start_local=datetime(2030, 2, 5, 9, 0), duration_minutes=60, actor="t"
         )
         campaign_id = campaigns.create_campaign(

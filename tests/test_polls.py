@@ -1,5 +1,5 @@
 """The availability poll (issue 6): slots in the poll's time zone, answers, the heat map and the
-recommended slot, whose arithmetic is exactly what ``webapp.services.polls`` documents."""
+recommended slot, whose arithmetic is exactly what ``webapp.services.poll_scores`` documents."""
 
 from __future__ import annotations
 
@@ -25,18 +25,13 @@ from webapp.models import (
     PollComment,
     PollSlot,
 )
-from webapp.services import polls
+from webapp.services import poll_answers, poll_results, poll_scores, poll_slots, polls
 from webapp.services.errors import DomainError, NotFound
-from webapp.services.polls import (
-    HeatMap,
-    KeyPerson,
-    Participant,
-    Reason,
-    Slot,
-    recommend,
-    slot_answers,
-    slot_in_zone,
-)
+from webapp.services.poll_answers import Participant
+from webapp.services.poll_results import HeatMap, slot_answers
+from webapp.services.poll_scores import Reason, recommend
+from webapp.services.poll_slots import Slot, slot_in_zone
+from webapp.services.polls import KeyPerson
 
 YES, MAYBE, NO = Availability.YES, Availability.IF_NEED_BE, Availability.NO
 CODES = {"Y": YES, "M": MAYBE, "N": NO}
@@ -82,7 +77,7 @@ def test_if_need_be_counts_half() -> None:
     assert scores(grid) == [3.0, 2.0, 2.0]  # 2 + ½ × 2; 1 + ½ × 2; ½ × 4
     assert recommendation.slot_id == 1
     first = recommendation.scores[0].reasons[0]
-    assert first == Reason(polls.COUNTS, {"yes": 2, "if_need_be": 2, "no": 0})
+    assert first == Reason(poll_scores.COUNTS, {"yes": 2, "if_need_be": 2, "no": 0})
     assert str(first) == "2 can come, 2 if need be, 0 cannot."
     assert recommendation.reasons[0] == first  # the choice is explained by its own counts
 
@@ -93,7 +88,7 @@ def test_a_slot_the_facilitator_cannot_attend_sinks() -> None:
     recommendation = recommend(grid, [facilitator(1, 3.0)])
     assert scores(grid, [facilitator(1, 3.0)]) == [6.0, 7.0]  # 6; 3 × 1 + 4
     assert recommendation.slot_id == 2
-    cannot = Reason(polls.KEY_REASONS[("facilitator", NO)], {"name": "P1"})
+    cannot = Reason(poll_scores.KEY_REASONS[("facilitator", NO)], {"name": "P1"})
     assert cannot in recommendation.scores[0].reasons
     assert str(cannot) == "P1, the facilitator, cannot come."
     # A facilitator who comes only if need be counts half their weight.
@@ -101,7 +96,7 @@ def test_a_slot_the_facilitator_cannot_attend_sinks() -> None:
     # One who has not answered adds nothing, and the reasoning says so.
     quiet = recommend(heat("-YY"), [facilitator()])
     assert quiet.scores[0].score == 2.0
-    assert Reason(polls.KEY_REASONS[("facilitator", None)], {"name": "P1"}) in quiet.reasons
+    assert Reason(poll_scores.KEY_REASONS[("facilitator", None)], {"name": "P1"}) in quiet.reasons
 
 
 def test_only_as_many_as_the_room_holds_count() -> None:
@@ -110,7 +105,7 @@ def test_only_as_many_as_the_room_holds_count() -> None:
     assert scores(grid) == [3.0, 3.5]  # min(3, 5 yes); 3 + ½
     assert recommendation.slot_id == 2
     assert recommendation.scores[0].over_capacity
-    over = Reason(polls.OVER_CAPACITY, {"expected": 7, "capacity": 3})
+    over = Reason(poll_scores.OVER_CAPACITY, {"expected": 7, "capacity": 3})
     assert over in recommendation.scores[0].reasons
     assert str(over) == "7 would come: over the room's capacity of 3."
     # The seats left after those who said yes go to those who said if need be.
@@ -122,19 +117,19 @@ def test_only_as_many_as_the_room_holds_count() -> None:
 
 def test_ties_go_to_more_yes_then_fewer_no_then_the_earliest() -> None:
     more_yes = recommend(heat("YY--", "YMM-"))  # 2 and 2
-    assert more_yes.slot_id == 1 and more_yes.reasons[-1] == Reason(polls.TIED_MORE_YES, {})
+    assert more_yes.slot_id == 1 and more_yes.reasons[-1] == Reason(poll_scores.TIED_MORE_YES, {})
     fewer_no = recommend(heat("YYN", "YY-"))  # 2 and 2, as many yes
-    assert fewer_no.slot_id == 2 and fewer_no.reasons[-1] == Reason(polls.TIED_FEWER_NO, {})
+    assert fewer_no.slot_id == 2 and fewer_no.reasons[-1] == Reason(poll_scores.TIED_FEWER_NO, {})
     earliest = recommend(heat("YN", "NY"))
-    assert earliest.slot_id == 1 and earliest.reasons[-1] == Reason(polls.TIED_EARLIEST, {})
+    assert earliest.slot_id == 1 and earliest.reasons[-1] == Reason(poll_scores.TIED_EARLIEST, {})
     assert len(recommend(heat("YYY", "YN-")).reasons) == 1  # no tie, nothing to add
 
 
 def test_nothing_is_recommended_without_slots_answers_or_anyone_who_can_come() -> None:
     assert recommend(heat()).slot_id is None
-    assert recommend(heat()).reasons == (Reason(polls.NO_SLOT, {}),)
-    assert recommend(heat("---", "---")).reasons == (Reason(polls.NO_ANSWER, {}),)
-    assert recommend(heat("NNN", "N--")).reasons == (Reason(polls.NOBODY_CAN_COME, {}),)
+    assert recommend(heat()).reasons == (Reason(poll_scores.NO_SLOT, {}),)
+    assert recommend(heat("---", "---")).reasons == (Reason(poll_scores.NO_ANSWER, {}),)
+    assert recommend(heat("NNN", "N--")).reasons == (Reason(poll_scores.NOBODY_CAN_COME, {}),)
 
 
 answer_rows = st.integers(0, 7).flatmap(
@@ -280,10 +275,10 @@ def test_slots_on_the_days_the_clocks_change_in_toronto(
         poll_id = new_poll(session, community_id)
 
         def add(local: datetime, minutes: int = 120) -> Slot:
-            slot_id = polls.add_slot(
+            slot_id = poll_slots.add_slot(
                 session, poll_id, start_local=local, duration_minutes=minutes, actor="cli"
             )
-            return next(s for s in polls.slots_of(session, poll_id) if s.id == slot_id)
+            return next(s for s in poll_slots.slots_of(session, poll_id) if s.id == slot_id)
 
         # 10 March 2030: at 2:00 the clocks go forward to 3:00 (EST, UTC-5, becomes EDT, UTC-4).
         assert add(datetime(2030, 3, 9, 10, 0)).starts_at == datetime(2030, 3, 9, 15, 0, tzinfo=UTC)
@@ -308,7 +303,7 @@ def test_slots_on_the_days_the_clocks_change_in_toronto(
         after = add(datetime(2030, 11, 4, 10, 0))
         assert after.starts_at == datetime(2030, 11, 4, 15, 0, tzinfo=UTC)
         # In order of time, and each start written with its own offset.
-        _, rows = polls.poll_rows(session, poll_id)
+        _, rows = poll_scores.poll_rows(session, poll_id)
         assert [row["start"] for row in rows] == [
             "2030-03-09T10:00:00-05:00",
             "2030-03-10T01:00:00-05:00",
@@ -324,12 +319,12 @@ def test_date_only_slots_never_shift_across_zones(
     with database.session() as session:
         community_id, _ = community(session)
         poll_id = new_poll(session, community_id, "Pacific/Auckland")
-        whole_day = polls.add_slot(session, poll_id, day=date(2030, 2, 14), actor="cli")
-        morning = polls.add_slot(
+        whole_day = poll_slots.add_slot(session, poll_id, day=date(2030, 2, 14), actor="cli")
+        morning = poll_slots.add_slot(
             session, poll_id, start_local=datetime(2030, 2, 14, 9, 0), actor="cli"
         )
     with database.session() as session:
-        slots = {s.id: s for s in polls.slots_of(session, poll_id)}
+        slots = {s.id: s for s in poll_slots.slots_of(session, poll_id)}
         assert list(slots) == [whole_day, morning]  # a day's date-only slots come first
         stored = session.get(PollSlot, whole_day)
         assert stored is not None and stored.day == date(2030, 2, 14)
@@ -351,7 +346,7 @@ def test_date_only_slots_never_shift_across_zones(
         # No zone, or one we do not know: the poll's own.
         assert slot_in_zone(slots[morning], "").zone == "Pacific/Auckland"
         assert not slot_in_zone(slots[morning], "Nowhere/Land").other_day
-        _, rows = polls.poll_rows(session, poll_id)
+        _, rows = poll_scores.poll_rows(session, poll_id)
         assert [row["start"] for row in rows] == ["2030-02-14", "2030-02-14T09:00:00+13:00"]
 
 
@@ -371,17 +366,19 @@ def test_what_a_slot_may_be(database: Database, clock: time_machine.Traveller) -
             ({"day": date(2030, 1, 14)}, "2030-01-14 is already past"),
         ):
             with pytest.raises(DomainError, match=message):
-                polls.add_slot(session, poll_id, actor="cli", **fields)
-        slot_id = polls.add_slot(
+                poll_slots.add_slot(session, poll_id, actor="cli", **fields)
+        slot_id = poll_slots.add_slot(
             session, poll_id, start_local=start, place="Salle 2", capacity=12, actor="cli"
         )
         with pytest.raises(DomainError, match="already has this slot"):
-            polls.add_slot(session, poll_id, start_local=start, place="salle 2 ", actor="cli")
-        other = polls.add_slot(session, poll_id, start_local=start, place="Salle 3", actor="cli")
-        assert [s.position for s in polls.slots_of(session, poll_id)] == [0, 1]
+            poll_slots.add_slot(session, poll_id, start_local=start, place="salle 2 ", actor="cli")
+        other = poll_slots.add_slot(
+            session, poll_id, start_local=start, place="Salle 3", actor="cli"
+        )
+        assert [s.position for s in poll_slots.slots_of(session, poll_id)] == [0, 1]
 
         # Nobody has answered: the time can change.
-        polls.change_slot(
+        poll_slots.change_slot(
             session,
             poll_id,
             other,
@@ -391,9 +388,9 @@ def test_what_a_slot_may_be(database: Database, clock: time_machine.Traveller) -
             capacity=None,
             actor="cli",
         )
-        polls.answer(session, poll_id, ids["ana"], {slot_id: YES, other: NO})
+        poll_answers.answer(session, poll_id, ids["ana"], {slot_id: YES, other: NO})
         # Once someone has, the place and the capacity can, the time and duration cannot.
-        polls.change_slot(
+        poll_slots.change_slot(
             session,
             poll_id,
             slot_id,
@@ -403,10 +400,10 @@ def test_what_a_slot_may_be(database: Database, clock: time_machine.Traveller) -
             capacity=20,
             actor="cli",
         )
-        changed = polls.slots_of(session, poll_id)[0]
+        changed = poll_slots.slots_of(session, poll_id)[0]
         assert (changed.place, changed.capacity) == ("Salle 4", 20)
         with pytest.raises(DomainError, match="remove it and add another"):
-            polls.change_slot(
+            poll_slots.change_slot(
                 session,
                 poll_id,
                 slot_id,
@@ -417,10 +414,10 @@ def test_what_a_slot_may_be(database: Database, clock: time_machine.Traveller) -
                 actor="cli",
             )
         # Removing a slot takes its answers with it, and says how many.
-        assert polls.remove_slot(session, poll_id, other, actor="cli") == 1
-        assert polls.answers_of(session, poll_id, ids["ana"]) == {slot_id: YES}
+        assert poll_slots.remove_slot(session, poll_id, other, actor="cli") == 1
+        assert poll_answers.answers_of(session, poll_id, ids["ana"]) == {slot_id: YES}
         with pytest.raises(NotFound, match="No such slot"):
-            polls.remove_slot(session, poll_id, other, actor="cli")
+            poll_slots.remove_slot(session, poll_id, other, actor="cli")
         removed = session.scalar(
             select(AuditLog.details).where(AuditLog.action == "poll.slot_removed")
         )
@@ -431,11 +428,11 @@ def test_who_may_answer_and_when(database: Database, clock: time_machine.Travell
     with database.session() as session:
         community_id, ids = community(session)
         poll_id = new_poll(session, community_id)
-        slot_id = polls.add_slot(
+        slot_id = poll_slots.add_slot(
             session, poll_id, start_local=datetime(2030, 2, 1, 18, 0), actor="cli"
         )
         other_poll = new_poll(session, community_id)
-        elsewhere = polls.add_slot(
+        elsewhere = poll_slots.add_slot(
             session, other_poll, start_local=datetime(2030, 2, 1, 18, 0), actor="cli"
         )
         outsider_community = community_with_people(
@@ -445,45 +442,45 @@ def test_who_may_answer_and_when(database: Database, clock: time_machine.Travell
         assert eve is not None and outsider_community != community_id
 
         with pytest.raises(DomainError, match="Only the selected volunteers and the members"):
-            polls.answer(session, poll_id, ids["dan"], {slot_id: YES})  # a prospect
+            poll_answers.answer(session, poll_id, ids["dan"], {slot_id: YES})  # a prospect
         with pytest.raises(NotFound, match="not in this community"):
-            polls.answer(session, poll_id, eve, {slot_id: YES})
+            poll_answers.answer(session, poll_id, eve, {slot_id: YES})
         with pytest.raises(NotFound, match="No such slot in this poll"):
-            polls.answer(session, poll_id, ids["ana"], {elsewhere: YES})
+            poll_answers.answer(session, poll_id, ids["ana"], {elsewhere: YES})
         with pytest.raises(NotFound, match="No such slot in this poll"):
-            polls.answer(session, poll_id, ids["ana"], {slot_id: YES, elsewhere: YES})
+            poll_answers.answer(session, poll_id, ids["ana"], {slot_id: YES, elsewhere: YES})
         with pytest.raises(DomainError, match="yes, if need be or no"):
-            polls.answer(session, poll_id, ids["ana"], {slot_id: "maybe"})
+            poll_answers.answer(session, poll_id, ids["ana"], {slot_id: "maybe"})
         with pytest.raises(DomainError, match="at most 2000 characters"):
-            polls.answer(session, poll_id, ids["ana"], {slot_id: YES}, "x" * 2001)
-        assert polls.respondents(session, poll_id) == set()  # nothing refused was written
+            poll_answers.answer(session, poll_id, ids["ana"], {slot_id: YES}, "x" * 2001)
+        assert poll_answers.respondents(session, poll_id) == set()  # nothing refused was written
 
         # A key person answers whatever their state.
         polls.set_role(session, poll_id, ids["dan"], "facilitator", actor="cli")
-        polls.answer(session, poll_id, ids["dan"], {slot_id: "yes"})
+        poll_answers.answer(session, poll_id, ids["dan"], {slot_id: "yes"})
 
         assert polls.close_poll(session, poll_id, actor="cli")
         assert not polls.close_poll(session, poll_id, actor="cli")
         with pytest.raises(DomainError, match="This poll is closed"):
-            polls.answer(session, poll_id, ids["ana"], {slot_id: YES})
+            poll_answers.answer(session, poll_id, ids["ana"], {slot_id: YES})
         assert polls.reopen_poll(session, poll_id, actor="cli")
-        polls.answer(session, poll_id, ids["ana"], {slot_id: YES})
+        poll_answers.answer(session, poll_id, ids["ana"], {slot_id: YES})
 
         polls.set_deadline(session, poll_id, NOW + timedelta(days=1), actor="cli")
-        polls.answer(session, poll_id, ids["ben"], {slot_id: NO})
+        poll_answers.answer(session, poll_id, ids["ben"], {slot_id: NO})
         clock.shift(timedelta(days=1, minutes=1))
         assert not polls.is_open(polls.poll_of(session, poll_id))
         with pytest.raises(DomainError, match="The deadline has passed"):
-            polls.answer(session, poll_id, ids["ben"], {slot_id: YES})
+            poll_answers.answer(session, poll_id, ids["ben"], {slot_id: YES})
         polls.close_poll(session, poll_id, actor="cli")
         with pytest.raises(DomainError, match="set a new one before reopening"):
             polls.reopen_poll(session, poll_id, actor="cli")
         polls.set_deadline(session, poll_id, None, actor="cli")
         polls.reopen_poll(session, poll_id, actor="cli")
-        polls.answer(session, poll_id, ids["ben"], {slot_id: YES})
-        assert polls.answers_of(session, poll_id, ids["ben"]) == {slot_id: YES}
-        assert polls.respondents(session, poll_id) == {ids["ana"], ids["ben"], ids["dan"]}
-        assert polls.not_answered(session, poll_id) == [ids["cleo"]]
+        poll_answers.answer(session, poll_id, ids["ben"], {slot_id: YES})
+        assert poll_answers.answers_of(session, poll_id, ids["ben"]) == {slot_id: YES}
+        assert poll_answers.respondents(session, poll_id) == {ids["ana"], ids["ben"], ids["dan"]}
+        assert poll_answers.not_answered(session, poll_id) == [ids["cleo"]]
 
 
 def test_changing_an_answer_keeps_one_row(
@@ -493,16 +490,18 @@ def test_changing_an_answer_keeps_one_row(
         community_id, ids = community(session)
         poll_id = new_poll(session, community_id)
         first, second, third = (
-            polls.add_slot(session, poll_id, start_local=datetime(2030, 2, d, 18), actor="cli")
+            poll_slots.add_slot(session, poll_id, start_local=datetime(2030, 2, d, 18), actor="cli")
             for d in (1, 2, 3)
         )
-        polls.answer(session, poll_id, ids["ana"], {first: YES, second: MAYBE}, "Late by 10 min")
+        poll_answers.answer(
+            session, poll_id, ids["ana"], {first: YES, second: MAYBE}, "Late by 10 min"
+        )
     with database.session() as session:
         # Partial answers: the third slot has no row.
-        assert polls.answers_of(session, poll_id, ids["ana"]) == {first: YES, second: MAYBE}
-        polls.answer(session, poll_id, ids["ana"], {first: NO, third: YES})
+        assert poll_answers.answers_of(session, poll_id, ids["ana"]) == {first: YES, second: MAYBE}
+        poll_answers.answer(session, poll_id, ids["ana"], {first: NO, third: YES})
     with database.session() as session:
-        assert polls.answers_of(session, poll_id, ids["ana"]) == {
+        assert poll_answers.answers_of(session, poll_id, ids["ana"]) == {
             first: NO,
             second: MAYBE,  # not given again: kept
             third: YES,
@@ -511,12 +510,12 @@ def test_changing_an_answer_keeps_one_row(
             select(func.count()).select_from(PollAnswer).where(PollAnswer.slot_id == first)
         )
         assert rows == 1
-        assert polls.comment_of(session, poll_id, ids["ana"]) == "Late by 10 min"
-        polls.answer(session, poll_id, ids["ana"], {second: None}, "  Early, in fact ")
-        assert polls.answers_of(session, poll_id, ids["ana"]) == {first: NO, third: YES}
-        assert polls.comment_of(session, poll_id, ids["ana"]) == "Early, in fact"
-        polls.answer(session, poll_id, ids["ana"], {}, "")
-        assert polls.comment_of(session, poll_id, ids["ana"]) == ""
+        assert poll_answers.comment_of(session, poll_id, ids["ana"]) == "Late by 10 min"
+        poll_answers.answer(session, poll_id, ids["ana"], {second: None}, "  Early, in fact ")
+        assert poll_answers.answers_of(session, poll_id, ids["ana"]) == {first: NO, third: YES}
+        assert poll_answers.comment_of(session, poll_id, ids["ana"]) == "Early, in fact"
+        poll_answers.answer(session, poll_id, ids["ana"], {}, "")
+        assert poll_answers.comment_of(session, poll_id, ids["ana"]) == ""
         assert session.scalar(select(func.count()).select_from(PollComment)) == 0
         assert session.scalar(select(func.count()).select_from(PollAnswer)) == 2
 
@@ -527,18 +526,20 @@ def test_the_heat_map_names_who_can_come_and_the_rows_the_command_prints(
     with database.session() as session:
         community_id, ids = community(session)
         poll_id = new_poll(session, community_id)
-        friday = polls.add_slot(
+        friday = poll_slots.add_slot(
             session, poll_id, start_local=datetime(2030, 2, 1, 18, 0), capacity=2, actor="cli"
         )
-        saturday = polls.add_slot(
+        saturday = poll_slots.add_slot(
             session, poll_id, start_local=datetime(2030, 2, 2, 10, 0), actor="cli"
         )
-        sunday = polls.add_slot(session, poll_id, day=date(2030, 2, 3), actor="cli")
-        polls.answer(session, poll_id, ids["ana"], {friday: YES, saturday: NO, sunday: YES})
-        polls.answer(session, poll_id, ids["ben"], {friday: YES, saturday: YES}, "Pas le dimanche")
-        polls.answer(session, poll_id, ids["cleo"], {friday: MAYBE, saturday: YES})
+        sunday = poll_slots.add_slot(session, poll_id, day=date(2030, 2, 3), actor="cli")
+        poll_answers.answer(session, poll_id, ids["ana"], {friday: YES, saturday: NO, sunday: YES})
+        poll_answers.answer(
+            session, poll_id, ids["ben"], {friday: YES, saturday: YES}, "Pas le dimanche"
+        )
+        poll_answers.answer(session, poll_id, ids["cleo"], {friday: MAYBE, saturday: YES})
 
-        grid = polls.heat_map(session, poll_id)
+        grid = poll_results.heat_map(session, poll_id)
         assert [p.name for p in grid.eligible] == ["Ana Aubry", "Ben Brun", "Cléo Caron"]
         assert grid.not_answered == ()
         columns = {column.slot.id: column for column in grid.slots}
@@ -550,7 +551,7 @@ def test_the_heat_map_names_who_can_come_and_the_rows_the_command_prints(
         assert [(p.name, text) for p, text in grid.comments] == [("Ben Brun", "Pas le dimanche")]
 
         # Friday: 2 seats for 3; Saturday: 2 yes; Sunday: 1. Friday, where nobody says no, wins.
-        columns_out, rows = polls.poll_rows(session, poll_id)
+        columns_out, rows = poll_scores.poll_rows(session, poll_id)
         assert columns_out == [
             "slot_id",
             "start",
@@ -568,19 +569,19 @@ def test_the_heat_map_names_who_can_come_and_the_rows_the_command_prints(
             (1, 0, 0, 1.0, False),
         ]
         assert rows[0]["start"] == "2030-02-01T18:00:00-05:00"
-        _, recommendation = polls.recommendation_for(session, poll_id)
-        assert recommendation.reasons[-1] == Reason(polls.TIED_FEWER_NO, {})
+        _, recommendation = poll_scores.recommendation_for(session, poll_id)
+        assert recommendation.reasons[-1] == Reason(poll_scores.TIED_FEWER_NO, {})
 
         # Ana facilitates: Saturday, which she cannot attend, drops.
         polls.set_role(session, poll_id, ids["ana"], "facilitator", 3.0, actor="cli")
-        _, rows = polls.poll_rows(session, poll_id)
+        _, rows = poll_scores.poll_rows(session, poll_id)
         assert [(r["score"], r["recommended"]) for r in rows] == [
             (4.0, True),  # her seat first (3), then Ben's (1); Cléo's if need be has none
             (2.0, False),
             (3.0, False),
         ]
-        _, recommendation = polls.recommendation_for(session, poll_id)
-        assert Reason(polls.OVER_CAPACITY, {"expected": 3, "capacity": 2}) in (
+        _, recommendation = poll_scores.recommendation_for(session, poll_id)
+        assert Reason(poll_scores.OVER_CAPACITY, {"expected": 3, "capacity": 2}) in (
             recommendation.reasons
         )
 
@@ -590,7 +591,7 @@ def test_the_heat_map_names_who_can_come_and_the_rows_the_command_prints(
             .where(Membership.person_id == ids["cleo"])
             .values(state="not_interested")
         )
-        grid = polls.heat_map(session, poll_id)
+        grid = poll_results.heat_map(session, poll_id)
         assert [p.name for p in grid.eligible] == ["Ana Aubry", "Ben Brun"]
         assert grid.slots[0].counts == {"yes": 2, "if_need_be": 0, "no": 0, "unanswered": 0}
         assert not grid.slots[0].answers.get(ids["cleo"])
@@ -628,7 +629,7 @@ def random_poll(session: Session, rng: random.Random, community_id: int, ids: li
     poll_id = new_poll(session, community_id)
     capacity = rng.choice([None, 3])  # and some slots with a smaller room
     slot_ids = [
-        polls.add_slot(
+        poll_slots.add_slot(
             session,
             poll_id,
             start_local=datetime(2030, 3, 1 + index, 18, 0),
@@ -689,18 +690,20 @@ def test_the_counts_in_sql_give_what_the_heat_map_gives(
         for _ in range(25):
             poll_id = random_poll(session, rng, community_id, ids)
             roles = polls.roles_of(session, poll_id)
-            grid = polls.heat_map(session, poll_id)
-            counts = polls.slot_counts(session, poll_id)
+            grid = poll_results.heat_map(session, poll_id)
+            counts = poll_results.slot_counts(session, poll_id)
             assert counts == [column.tally(roles) for column in grid.slots]
-            recommendation = polls.recommendation_of(session, poll_id)
-            assert recommendation == polls.recommend(grid, roles)
-            assert recommendation == polls.recommendation_for(session, poll_id)[1]
-            _, rows = polls.poll_rows(session, poll_id)
+            recommendation = poll_scores.recommendation_of(session, poll_id)
+            assert recommendation == poll_scores.recommend(grid, roles)
+            assert recommendation == poll_scores.recommendation_for(session, poll_id)[1]
+            _, rows = poll_scores.poll_rows(session, poll_id)
             assert [(r["slot_id"], r["yes"], r["if_need_be"], r["no"]) for r in rows] == [
                 (c.slot.id, c.yes, c.if_need_be, c.no) for c in counts
             ]
             seen.add((recommendation.slot_id is None, recommendation.reasons[-1].msgid))
         # The draws reached ties, and cases with nothing to recommend.
-        ties = {polls.TIED_MORE_YES, polls.TIED_FEWER_NO, polls.TIED_EARLIEST}
+        ties = {poll_scores.TIED_MORE_YES, poll_scores.TIED_FEWER_NO, poll_scores.TIED_EARLIEST}
         assert {msgid for _, msgid in seen} & ties
-        assert {polls.NO_SLOT, polls.NO_ANSWER} <= {msgid for nothing, msgid in seen if nothing}
+        assert {poll_scores.NO_SLOT, poll_scores.NO_ANSWER} <= {
+            msgid for nothing, msgid in seen if nothing
+        }

@@ -8,7 +8,7 @@ import click
 
 from webapp.cli_base import FORMATS, Context, domain_errors, emit, pass_ctx
 from webapp.mail import envelope_address
-from webapp.services import meetings, polls
+from webapp.services import meetings, poll_scores
 
 
 @click.group("meetings")
@@ -24,7 +24,7 @@ def meetings_group() -> None:
 def meetings_poll(ctx: Context, poll_id: int, fmt: str) -> None:
     """Per slot: its start (ISO 8601 with offset), yes, if need be, no, score, recommended."""
     with ctx.database.session() as session:
-        columns, rows = polls.poll_rows(session, poll_id)
+        columns, rows = poll_scores.poll_rows(session, poll_id)
     emit(rows, columns, fmt)
 
 

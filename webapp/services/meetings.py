@@ -38,7 +38,7 @@ from webapp.models import (
     utcnow,
 )
 
-from . import ics, polls
+from . import ics, poll_zones, polls
 from .errors import N_, DomainError, NotFound
 from .memberships import membership_of
 
@@ -164,7 +164,7 @@ def schedule_from_slot(
         starts_at = slot.starts_at
     elif slot.day is not None and start_local is not None:
         # Refuses a time the clocks skip that day, like any slot.
-        starts_at = polls.local_to_utc(
+        starts_at = poll_zones.local_to_utc(
             datetime.combine(slot.day, start_local.time()), poll.timezone
         )
     else:

@@ -12,7 +12,7 @@ from babel.numbers import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from webapp.services import polls
+from webapp.services import poll_answers, poll_results, poll_scores, poll_slots
 
 from .meeting_helpers import moment, reader_locale
 
@@ -33,9 +33,9 @@ def day_text(value: date) -> str:
     return str(format_date(value, format="full", locale=reader_locale()))
 
 
-def slot_text(slot: polls.Slot) -> str:
+def slot_text(slot: poll_slots.Slot) -> str:
     """A slot as the poll's zone reads it: its day and hours, or its whole day."""
-    local = polls.slot_in_zone(slot, slot.timezone)
+    local = poll_slots.slot_in_zone(slot, slot.timezone)
     if local.start is None or local.end is None:
         return _("%(day)s, whole day", day=day_text(local.day))
     zone = ZoneInfo(local.zone)
@@ -74,7 +74,7 @@ class HeatCell:
     """Who gave one answer for a slot, and how strong the cell looks."""
 
     column: str
-    people: tuple[polls.Participant, ...]
+    people: tuple[poll_answers.Participant, ...]
     level: int
 
 
@@ -82,7 +82,7 @@ class HeatCell:
 class HeatRow:
     """A slot in the heat map: its answers, its score and why."""
 
-    slot: polls.Slot
+    slot: poll_slots.Slot
     text: str
     cells: tuple[HeatCell, ...]
     score: str
@@ -90,12 +90,14 @@ class HeatRow:
     recommended: bool
 
 
-def reason_text(reason: polls.Reason) -> str:
+def reason_text(reason: poll_scores.Reason) -> str:
     """A line of the recommendation's reasoning, in the reader's language."""
     return _(reason.msgid, **dict(reason.params))
 
 
-def heat_rows(heat: polls.HeatMap, recommendation: polls.Recommendation) -> list[HeatRow]:
+def heat_rows(
+    heat: poll_results.HeatMap, recommendation: poll_scores.Recommendation
+) -> list[HeatRow]:
     """One row per slot, in order."""
     total = len(heat.eligible)
     rows = []

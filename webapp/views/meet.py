@@ -16,7 +16,7 @@ from forms.public import ConfirmForm
 from forms.questionnaires import localised
 from webapp.extensions import db_session
 from webapp.models import Availability, Meeting, MeetingState, Poll, RsvpStatus
-from webapp.services import apply, meetings, polls
+from webapp.services import apply, meetings, poll_answers, poll_slots, poll_zones, polls
 from webapp.services.errors import DomainError
 from webapp.services.messages import moment_text
 from webapp.services.reminders import zone as zone_or_utc
@@ -148,8 +148,8 @@ def _render_poll(
     wanted = request.args.get("zone", "")
     reader_zone = wanted or person.timezone or community.timezone
     locale = _locale()
-    slots = polls.slots_of(db, found.id)
-    shown = [(slot, polls.slot_in_zone(slot, reader_zone)) for slot in slots]
+    slots = poll_slots.slots_of(db, found.id)
+    shown = [(slot, poll_slots.slot_in_zone(slot, reader_zone)) for slot in slots]
     zone_name = shown[0][1].zone if shown else reader_zone
     return render_template(
         "meet/poll.html",
@@ -158,7 +158,7 @@ def _render_poll(
         poll=found,
         slots=shown,
         zone=zone_name,
-        zones=sorted(polls.known_zones()),
+        zones=sorted(poll_zones.known_zones()),
         open=polls.is_open(found),
         deadline=moment_text(found.deadline_at, zone_or_utc(zone_name), locale)
         if found.deadline_at
@@ -181,9 +181,11 @@ def poll() -> ResponseReturnValue:
     if found is None:
         return redirect(url_for("respond.page"), code=303)
     db = db_session()
-    given = polls.answers_of(db, found.id, grant.person_id)
+    given = poll_answers.answers_of(db, found.id, grant.person_id)
     chosen = {slot_id: str(answer) for slot_id, answer in given.items()}
-    return _render_poll(grant, found, chosen, polls.comment_of(db, found.id, grant.person_id))
+    return _render_poll(
+        grant, found, chosen, poll_answers.comment_of(db, found.id, grant.person_id)
+    )
 
 
 @bp.post("/respond/poll")
@@ -196,7 +198,7 @@ def answer_poll() -> ResponseReturnValue:
     if found is None:
         return redirect(url_for("respond.page"), code=303)
     db = db_session()
-    known = {slot.id for slot in polls.slots_of(db, found.id)}
+    known = {slot.id for slot in poll_slots.slots_of(db, found.id)}
     chosen = {}
     for slot_id in known:
         value = request.form.get(f"slot_{slot_id}", "")
@@ -208,7 +210,7 @@ def answer_poll() -> ResponseReturnValue:
         flash(_("Your session expired: your choices are kept below, send them again."), "error")
         return _render_poll(grant, found, chosen, comment, 400)
     try:
-        polls.answer(db, found.id, grant.person_id, dict(chosen.items()), comment=comment)
+        poll_answers.answer(db, found.id, grant.person_id, dict(chosen.items()), comment=comment)
     except DomainError as exc:
         db.rollback()
         flash(error_text(exc), "error")

@@ -22,7 +22,7 @@ from forms.meetings import AgendaForm, MeetingForm, RemindersForm
 from forms.public import ConfirmForm
 from webapp.extensions import db_session
 from webapp.models import AuditLog, Campaign, CampaignKind, Community, Meeting, MeetingState, Poll
-from webapp.services import meetings, polls
+from webapp.services import meetings, poll_answers, poll_zones, polls
 from webapp.services.errors import DomainError
 
 from .communities import community_or_404
@@ -95,8 +95,8 @@ def index(slug: str) -> ResponseReturnValue:
             poll,
             poll_state(poll),
             moment(poll.deadline_at, poll.timezone) if poll.deadline_at else "",
-            len(polls.respondents(session, poll.id)),
-            len(polls.eligible_people(session, poll.id)),
+            len(poll_answers.respondents(session, poll.id)),
+            len(poll_answers.eligible_people(session, poll.id)),
         )
         for poll in polls.polls_of(session, community.id)
     ]
@@ -125,7 +125,7 @@ def _data(form: MeetingForm) -> meetings.MeetingData:
     zone_name = form.timezone.data or ""
     return meetings.MeetingData(
         title=form.title.data or "",
-        starts_at=polls.local_to_utc(form.local_start(), zone_name),
+        starts_at=poll_zones.local_to_utc(form.local_start(), zone_name),
         duration_minutes=form.duration.data or 0,
         timezone=zone_name,
         place=form.place.data or "",

@@ -18,7 +18,7 @@ from forms.public import ConfirmForm
 from webapp.extensions import db_session
 from webapp.i18n import translations_for
 from webapp.models import CampaignKind, Community, Poll
-from webapp.services import meetings, polls
+from webapp.services import meetings, poll_answers, poll_scores, poll_slots, polls
 from webapp.services.errors import DomainError, NotFound
 
 from .communities import community_or_404
@@ -89,8 +89,8 @@ def _render_poll(
     status: int = 200,
 ) -> ResponseReturnValue:
     session = db_session()
-    slots = polls.slots_of(session, poll.id)
-    eligible = polls.eligible_people(session, poll.id)
+    slots = poll_slots.slots_of(session, poll.id)
+    eligible = poll_answers.eligible_people(session, poll.id)
     role_form = role_form or RoleForm(formdata=None)
     role_form.offer([(p.person_id, p.name) for p in eligible])
     return render_template(
@@ -105,7 +105,7 @@ def _render_poll(
         role_names=ROLES,
         number=number,
         eligible=eligible,
-        answered=len(polls.respondents(session, poll.id)),
+        answered=len(poll_answers.respondents(session, poll.id)),
         slot_form=slot_form or SlotForm(formdata=None),
         role_form=role_form,
         deadline_form=deadline_form or DeadlineForm(formdata=None),
@@ -133,7 +133,7 @@ def add_slot(slug: str, poll_id: int) -> ResponseReturnValue:
         session = db_session()
         start = form.start.data
         try:
-            polls.add_slot(
+            poll_slots.add_slot(
                 session,
                 poll_id,
                 start_local=datetime.combine(form.day.data, start) if start else None,
@@ -163,7 +163,7 @@ def remove_slot(slug: str, poll_id: int, slot_id: int) -> ResponseReturnValue:
         abort(400)
     session = db_session()
     try:
-        removed = polls.remove_slot(session, poll_id, slot_id, actor=actor())
+        removed = poll_slots.remove_slot(session, poll_id, slot_id, actor=actor())
     except NotFound:
         abort(404)
     session.commit()
@@ -184,7 +184,7 @@ def set_role(slug: str, poll_id: int) -> ResponseReturnValue:
     found = _poll_or_404(community, poll_id)
     session = db_session()
     form = RoleForm().offer(
-        [(p.person_id, p.name) for p in polls.eligible_people(session, poll_id)]
+        [(p.person_id, p.name) for p in poll_answers.eligible_people(session, poll_id)]
     )
     if form.validate_on_submit():
         try:
@@ -285,7 +285,7 @@ def _render_answers(
     community: Community, poll: Poll, form: ChoiceForm | None = None, status: int = 200
 ) -> ResponseReturnValue:
     session = db_session()
-    heat, recommendation = polls.recommendation_for(session, poll.id)
+    heat, recommendation = poll_scores.recommendation_for(session, poll.id)
     rows = heat_rows(heat, recommendation)
     if form is None:
         title = translations_for(community.language).gettext(FOUNDING_TITLE)
@@ -324,7 +324,7 @@ def confirm(slug: str, poll_id: int) -> ResponseReturnValue:
     community = community_or_404(slug)
     found = _poll_or_404(community, poll_id)
     session = db_session()
-    slots = {s.id: s for s in polls.slots_of(session, poll_id)}
+    slots = {s.id: s for s in poll_slots.slots_of(session, poll_id)}
     form = ChoiceForm().offer([(sid, slot_text(s)) for sid, s in slots.items()])
     if form.validate_on_submit():
         slot = slots[form.slot.data]
