@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+import time_machine
 from builders import community_with_people
 from icalendar import Calendar
 from inbound_mail import REPLY_DOMAIN, reply_to
@@ -22,7 +23,15 @@ from sqlalchemy import select
 from webapp.config import Config
 from webapp.db import Database
 from webapp.models import InboundMessage, Membership, Person, Rsvp
-from webapp.services import campaigns, meetings, poll_answers, poll_slots, polls
+from webapp.services import (
+    campaigns,
+    communities,
+    meetings,
+    poll_answers,
+    poll_slots,
+    polls,
+    suppressions,
+)
 from webapp.services.errors import DomainError
 from webapp.services.inbound import pipeline
 from workers.campaigns import drain_with
@@ -222,13 +231,16 @@ def deliver(database: Database, config: Config, raw: bytes) -> InboundMessage:
         return row
 
 
-def imip_reply(original: EmailMessage, uid: str, partstat: str) -> bytes:
-    """What a calendar sends back when its user presses Accept or Decline."""
+def imip_reply(
+    original: EmailMessage, uid: str, partstat: str, *, attendee: str | None = None
+) -> bytes:
+    """What a calendar sends back when its user (by default, the recipient) presses Accept or
+    Decline."""
     reply = EmailMessage()
     reply["From"] = str(original["To"])
     reply["To"] = str(original["Reply-To"])
     reply["Subject"] = f"Declined: {original['Subject']}"
-    attendee = str(original["To"]).split("<")[-1].rstrip(">")
+    attendee = attendee or str(original["To"]).split("<")[-1].rstrip(">")
     body = (
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//Calendar//EN\r\nMETHOD:REPLY\r\n"
         f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20270101T000000Z\r\n"
@@ -313,3 +325,82 @@ def test_the_member_who_gets_a_freed_seat_is_told_by_email(
     told = smtp_sink.to("bob@example.org")
     assert len(told) == 2 and told[-1]["Subject"].startswith("A seat freed up")
     assert len(smtp_sink.to("chloe@example.org")) == 1  # nobody else hears of it
+
+
+def test_a_decline_stands_even_when_the_freed_seat_cannot_be_mailed(database: Database) -> None:
+    community_id, meeting_id = founding_group(database, capacity=1)
+    marie, bob = person_id(database, "marie@example.org"), person_id(database, "bob@example.org")
+    with database.session() as session:
+        meetings.answer(session, meeting_id, marie, "accepted")
+        meetings.answer(session, meeting_id, bob, "accepted")
+        session.commit()
+    with database.session() as session:
+        suppressions.suppress(
+            session, "bob@example.org", community_id=community_id, reason="t", actor="t"
+        )
+        session.commit()
+    with database.session() as session:
+        assert meetings.answer(session, meeting_id, marie, "declined").promoted == bob
+        session.commit()
+    assert rsvps(database, meeting_id) == {
+        "marie@example.org": ("declined", "web"),
+        "bob@example.org": ("accepted", "web"),
+    }
+
+
+def test_no_answer_once_the_meeting_is_over_and_a_cancellation_stops_unsent_invitations(
+    database: Database, settings_: Config, smtp_sink: Sink
+) -> None:
+    community_id, meeting_id = founding_group(database)
+    with database.session() as session:
+        campaign_id = campaigns.create_campaign(
+            session, community_id, kind="invitation", meeting_id=meeting_id
+        )
+        campaigns.launch_campaign(session, campaign_id)
+        session.commit()
+        assert meetings.cancel(session, meeting_id, actor="t")
+        session.commit()
+    while drain_with(settings_, database, campaign_id):
+        pass
+    assert smtp_sink.to("marie@example.org") == []  # the invitation of a cancelled meeting
+    _, other = founding_group_in(database, "cop-2")
+    with time_machine.travel(START + timedelta(hours=3)), database.session() as session:
+        with pytest.raises(DomainError, match="over"):
+            meetings.answer(session, other, person_id(database, "marie@example.org"), "accepted")
+
+
+def test_a_calendar_answer_from_someone_else_waits_for_a_coordinator(
+    database: Database, settings_: Config, smtp_sink: Sink
+) -> None:
+    community_id, meeting_id = founding_group(database)
+    invite(database, settings_, community_id, meeting_id)
+    bob = smtp_sink.to("bob@example.org")[0]
+    _, calendar = calendar_of(bob)
+    (event,) = calendar.walk("VEVENT")
+    forwarded = imip_reply(bob, str(event["UID"]), "ACCEPTED", attendee="colleague@example.org")
+    row = deliver(database, settings_, forwarded)
+    assert row.needs_review and row.action is None
+    assert rsvps(database, meeting_id) == {}
+
+
+def founding_group_in(database: Database, slug: str) -> tuple[int, int]:
+    """A second community (another slug) with the same people as members, and a meeting."""
+    with database.session() as session:
+        community_id = communities.create_community(
+            session, communities.CommunityData(name="Autre", slug=slug, language="fr")
+        )
+        for person in session.scalars(select(Person)):
+            session.add(Membership(community_id=community_id, person_id=person.id, state="member"))
+        meeting_id = meetings.schedule(
+            session,
+            community_id,
+            meetings.MeetingData(
+                title="Rencontre",
+                starts_at=START,
+                duration_minutes=120,
+                timezone="America/Toronto",
+            ),
+            actor="t",
+        )
+        session.commit()
+    return community_id, meeting_id

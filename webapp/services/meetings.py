@@ -160,6 +160,10 @@ def schedule_from_slot(
     slot = session.get(PollSlot, slot_id)
     if poll is None or slot is None or slot.poll_id != poll_id:
         raise NotFound(N_("No such slot in this poll."))
+    if poll.state != "open" and session.scalar(
+        select(Meeting.id).where(Meeting.poll_id == poll_id).limit(1)
+    ):
+        raise DomainError(N_("This poll already gave its meeting."))
     if slot.starts_at is not None:
         starts_at = slot.starts_at
     elif slot.day is not None and start_local is not None:
@@ -337,10 +341,14 @@ def _shift_reminders(session: Session, meeting: Meeting, shift: timedelta) -> No
 
 
 def _cancel_reminders(session: Session, meeting: Meeting) -> None:
-    """The meeting is cancelled: no reminder goes."""
+    """The meeting is cancelled: no reminder goes, nor an invitation not sent yet (the
+    cancellation is a campaign of its own)."""
+    campaigns = select(Campaign.id).where(
+        Campaign.meeting_id == meeting.id, Campaign.kind == CampaignKind.INVITATION
+    )
     session.execute(
         update(Delivery)
-        .where(*_waiting_reminders(meeting))
+        .where(Delivery.campaign_id.in_(campaigns), Delivery.state.in_(WAITING))
         .values(state=DeliveryState.CANCELLED, claim=None, lease_expires_at=None)
     )
 
@@ -488,9 +496,14 @@ def answer(
         raise DomainError(N_("Answer yes, maybe or no."))
     if source not in RSVP_SOURCES:
         raise DomainError(N_("Unknown source of an answer %(source)s."), source=repr(source))
-    meeting = _meeting(session, meeting_id)
+    # One answer at a time per meeting: counting the seats and taking one are one step.
+    meeting = session.scalar(select(Meeting).where(Meeting.id == meeting_id).with_for_update())
+    if meeting is None:
+        raise NotFound(N_("No such meeting."))
     if meeting.state == MeetingState.CANCELLED:
         raise DomainError(N_("This meeting is cancelled."))
+    if meeting_end(meeting) <= utcnow():
+        raise DomainError(N_("This meeting is over."))
     if membership_of(session, meeting.community_id, person_id).state not in INVITED_STATES:
         raise DomainError(N_("Only the members of the founding group are invited."))
     rsvp = session.scalar(
@@ -556,7 +569,8 @@ SEAT_MESSAGE = N_(
 def _tell_promoted(session: Session, meeting: Meeting, person_id: int) -> None:
     """The invitation again, to the person who just got a seat, through the outbox (a sweep
     sends it). A community that cannot send (no sender identity) records why."""
-    from .campaigns import create_campaign, launch_campaign  # campaigns plan meeting reminders
+    from .audiences import plan_for  # (campaigns plan meeting reminders: imported late)
+    from .campaigns import create_campaign, launch_campaign
 
     content = {
         locale: {
@@ -576,6 +590,12 @@ def _tell_promoted(session: Session, meeting: Meeting, person_id: int) -> None:
                 content=content,
                 name=translations_for(_language(session, meeting)).gettext(N_("Seat freed")),
             )
+            campaign = session.get(Campaign, campaign_id)
+            assert campaign is not None
+            # Checked here, so that the launch never has to roll back (it would undo the
+            # answer that freed the seat along with it): raising undoes only this savepoint.
+            if not plan_for(session, campaign).recipients:
+                raise DomainError(N_("The person with the freed seat cannot be written to."))
             launch_campaign(session, campaign_id, actor="system")
     except DomainError as exc:
         _audit(session, meeting, "system", "meeting.promotion_not_mailed", {"why": str(exc)})

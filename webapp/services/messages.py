@@ -432,13 +432,14 @@ def message_for(
     rendered = _skeleton_email(config, renderer, ctx, person, token, step) if cache else None
     if rendered is None:
         rendered = render_for(config, renderer, ctx, person, token, step)[1]
+    calendar = invitation_calendar(config, ctx, person, token, delivery_id) if step == 0 else None
     return build_message(
         rendered,
         from_header=_from_header(community.sender_name or community.name, config.mail_from),
         to_header=address_header(person.display_name, person.email),
         headers=_headers(config, delivery_id, token, community),
         message_id_domain=_message_id_domain(config),
-        calendar=invitation_calendar(config, ctx, person, token) if step == 0 else None,
+        calendar=calendar,
     )
 
 
@@ -479,7 +480,7 @@ def send_test(
 
 
 def invitation_calendar(
-    config: Config, ctx: MessageContext, person: Person, token: str
+    config: Config, ctx: MessageContext, person: Person, token: str, delivery_id: int
 ) -> CalendarPart | None:
     """The event an invitation carries for this recipient: a request, or a cancellation once
     the meeting is cancelled; None for any other campaign."""
@@ -490,11 +491,15 @@ def invitation_calendar(
     event = meetings.calendar_event(
         meeting,
         ctx.community,
-        organizer_email=envelope_address(config.mail_from),
+        # Calendars send their accept or decline to the organizer: the signed reply address,
+        # when Amorce receives replies, attributes it like any reply.
+        organizer_email=reply_address(config, "reply", delivery_id)
+        if config.reply_domain
+        else envelope_address(config.mail_from),
         attendees=(ics.Attendee(person.display_name, person.email),),
         locale=pick_locale(person.language, ctx.community.language),
         url=f"{config.base_url}/r/{token}",
     )
     if cancelled:
-        return CalendarPart(ics.cancellation(event), method="CANCEL")
-    return CalendarPart(ics.invitation(event), method="REQUEST")
+        return CalendarPart(ics.cancellation(event), "CANCEL", ics.filename("CANCEL"))
+    return CalendarPart(ics.invitation(event), "REQUEST", ics.filename("REQUEST"))

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -158,12 +158,6 @@ def answer(
     elif comment is not None:
         row = {"poll_id": poll_id, "person_id": person_id, "comment": comment, "updated_at": now}
         _upsert(session, PollComment, [row], ["poll_id", "person_id"], "comment", "updated_at")
-    # Answered: the availability campaign's reminders stop for this person.
-    session.execute(
-        update(Membership)
-        .where(Membership.community_id == poll.community_id, Membership.person_id == person_id)
-        .values(answered_at=now)
-    )
     session.add(
         AuditLog(
             community_id=poll.community_id,

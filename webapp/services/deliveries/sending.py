@@ -35,7 +35,7 @@ from webapp.models import (
     UnknownPolicy,
     utcnow,
 )
-from webapp.services import meetings, suppressions, tokens
+from webapp.services import meetings, poll_answers, polls, suppressions, tokens
 from webapp.services.campaigns import _campaign, complete_if_done, is_running
 from webapp.services.messages import context_for, message_for, reply_address
 from webapp.services.reminders import ReminderPolicy
@@ -151,7 +151,17 @@ def _skip_answered(
     if not reminders or campaign.launched_at is None:
         return rows
     if campaign.kind == CampaignKind.INVITATION:
-        return _skip_meeting_reminders(session, campaign, claim, rows, reminders, outcome)
+        refused, over = meetings.reminder_refusals(
+            session, campaign, {row.person_id for row in reminders}
+        )
+        return _drop_reminders(session, claim, rows, reminders, outcome, refused, over)
+    if campaign.kind == CampaignKind.AVAILABILITY and campaign.poll_id is not None:
+        # Those who answered the poll hear no more of it; once it closes, nobody does.
+        poll = polls.poll_of(session, campaign.poll_id)
+        answered = poll_answers.respondents(session, poll.id)
+        return _drop_reminders(
+            session, claim, rows, reminders, outcome, answered, not polls.is_open(poll)
+        )
     answered = set(
         session.scalars(
             select(Membership.id).where(
@@ -177,22 +187,21 @@ def _skip_answered(
     return [row for row in rows if row.id not in set(skipped)]
 
 
-def _skip_meeting_reminders(
+def _drop_reminders(
     session: Session,
-    campaign: Campaign,
     claim: str,
     rows: list[Row],
     reminders: list[Row],
     outcome: BatchOutcome,
+    refused: set[int],
+    over: bool,
 ) -> list[Row]:
-    """A meeting's reminder goes to those attending or not yet answered: not to who declined or
-    waits for a seat, and to nobody once the meeting is cancelled."""
-    refused, cancelled = meetings.reminder_refusals(
-        session, campaign, {row.person_id for row in reminders}
-    )
-    dropped = [row.id for row in reminders if cancelled or row.person_id in refused]
+    """Reminders that must not go: ``skipped`` for the ``refused`` people (they answered, or
+    declined), ``cancelled`` for everyone once the poll or the meeting is ``over``."""
+    dropped = [row.id for row in reminders if over or row.person_id in refused]
     if not dropped:
         return rows
+    state = DeliveryState.CANCELLED if over else DeliveryState.SKIPPED
     session.execute(
         update(Delivery)
         .where(
@@ -200,14 +209,10 @@ def _skip_meeting_reminders(
             Delivery.claim == claim,
             Delivery.state == DeliveryState.PENDING,
         )
-        .values(
-            state=DeliveryState.CANCELLED if cancelled else DeliveryState.SKIPPED,
-            lease_expires_at=None,
-            error="cancelled" if cancelled else "declined",
-        )
+        .values(state=state, lease_expires_at=None, error="over" if over else "answered")
     )
     session.commit()
-    outcome.counts[DeliveryState.CANCELLED if cancelled else DeliveryState.SKIPPED] += len(dropped)
+    outcome.counts[state] += len(dropped)
     return [row for row in rows if row.id not in set(dropped)]
 
 

@@ -315,6 +315,14 @@ def _read_and_apply(
         row.intent = calendar.intent
         row.confidence = 1.0
         row.text = mask_links(calendar.comment or new_text(message))[:2000]
+        answerer = (
+            session.get(Person, ctx.membership.person_id) if ctx.membership is not None else None
+        )
+        if answerer is not None and calendar.attendee != answerer.email.lower():
+            # Someone else's calendar answered (a forwarded invitation): a coordinator decides.
+            row.needs_review = True
+            row.reason = "other_attendee"
+            return
         _attributed_or_flagged(
             session, row, ctx, attribution, calendar.intent, unsubscribe=False, uid=calendar.uid
         )
@@ -421,15 +429,15 @@ def _attributed_or_flagged(
 
 
 def _meeting_of(session: Session, campaign: Campaign, uid: str) -> int | None:
-    """The meeting an answer is about: the calendar's UID names it, else the campaign's."""
+    """The meeting an answer is about: the one the calendar's UID names (none when it names no
+    meeting of the community: a coordinator looks), else the campaign's."""
     if uid:
         found = session.scalar(
             select(Meeting.id).where(
                 Meeting.uid == uid, Meeting.community_id == campaign.community_id
             )
         )
-        if found is not None:
-            return int(found)
+        return int(found) if found is not None else None
     return campaign.meeting_id
 
 
