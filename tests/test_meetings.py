@@ -404,3 +404,23 @@ def founding_group_in(database: Database, slug: str) -> tuple[int, int]:
         )
         session.commit()
     return community_id, meeting_id
+
+
+def test_a_bigger_room_lets_the_waiting_list_in(database: Database) -> None:
+    _, meeting_id = founding_group(database, capacity=1)
+    marie, bob = person_id(database, "marie@example.org"), person_id(database, "bob@example.org")
+    with database.session() as session:
+        meetings.answer(session, meeting_id, marie, "accepted")
+        assert meetings.answer(session, meeting_id, bob, "accepted").status == "waitlisted"
+        meeting = session.get_one(meetings.Meeting, meeting_id)
+        bigger = meetings.MeetingData(
+            title=meeting.title,
+            starts_at=meeting.starts_at,
+            duration_minutes=meeting.duration_minutes,
+            timezone=meeting.timezone,
+            place=meeting.place,
+            capacity=2,
+        )
+        assert meetings.change(session, meeting_id, bigger, actor="t") is False
+        session.commit()
+    assert rsvps(database, meeting_id)["bob@example.org"][0] == "accepted"

@@ -212,6 +212,9 @@ def change(session: Session, meeting_id: int, data: MeetingData, *, actor: str) 
     meeting.duration_minutes = data.duration_minutes
     meeting.timezone = data.timezone
     meeting.place = data.place.strip()
+    larger = data.capacity is None or (
+        meeting.capacity is not None and data.capacity > meeting.capacity
+    )
     meeting.capacity = data.capacity
     if data.agenda is not None:
         meeting.agenda = data.agenda
@@ -222,6 +225,11 @@ def change(session: Session, meeting_id: int, data: MeetingData, *, actor: str) 
         _replan_reminders(session, meeting)
     elif shift:
         _shift_reminders(session, meeting, shift)
+    if larger:  # a bigger room: the waiting list comes in, first in line first
+        session.flush()
+        while (promoted := _promote(session, meeting)) is not None:
+            _tell_promoted(session, meeting, promoted)
+            session.flush()
     meeting.updated_at = utcnow()
     _audit(
         session,

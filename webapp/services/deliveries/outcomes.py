@@ -196,8 +196,8 @@ def record(batch: Batch, results: list[Result], from_state: str = DeliveryState.
 def _schedule_reminders(batch: Batch, sent: list[Row], moment: datetime) -> None:
     """The next reminder of each person just written to, as a row due when the policy says."""
     policy = batch.policy
-    if policy.count <= 0:
-        return
+    if policy.count <= 0 or batch.campaign.kind == CampaignKind.INVITATION:
+        return  # an invitation's reminders are timed against the meeting (services.meetings)
     rows = []
     for row in sent:
         person = batch.people[row.person_id]
