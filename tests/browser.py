@@ -15,6 +15,7 @@ from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
 from sink import Sink
+from web_helpers import PASSWORD
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from webapp import create_app
@@ -102,3 +103,12 @@ def tab_to(page: Page, selector: str, *, limit: int = 15) -> None:
             return
     focused = page.evaluate("document.activeElement && document.activeElement.outerHTML")
     pytest.fail(f"{selector} never got the focus with Tab (focus on {focused})")
+
+
+def sign_in_page(page: Page, live: LiveServer, email: str = "coord@example.org") -> None:
+    """Sign in through the French login form, by keyboard."""
+    page.goto(f"{live.base_url}/login")
+    page.get_by_label("Courriel").fill(email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")

@@ -8,11 +8,11 @@ import time
 from email.message import EmailMessage
 
 import pytest
-from browser import BROWSER_MARKS, TIMEOUT_MS, LiveServer, assert_accessible, tab_to
+from browser import BROWSER_MARKS, TIMEOUT_MS, LiveServer, assert_accessible, sign_in_page, tab_to
 from playwright.sync_api import Browser, expect
 from sink import Sink
 from sqlalchemy import select
-from web_helpers import PASSWORD, seed
+from web_helpers import seed
 
 from webapp.db import Database
 from webapp.models import Delivery, Membership, Person
@@ -148,11 +148,7 @@ def test_coordinator_corrects_an_unsure_reply_in_the_inbox_by_keyboard(
 
     page = browser.new_context(locale="fr-CA").new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    page.goto(f"{live_server.base_url}/login")
-    page.get_by_label("Courriel").fill("coord@example.org")
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
+    sign_in_page(page, live_server)
     page.goto(f"{live_server.base_url}/communities/cop-test/inbox")
     expect(page.get_by_role("heading", level=1)).to_have_text("Boîte de réception")
     assert_accessible(page, "the inbox")

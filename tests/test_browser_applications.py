@@ -8,12 +8,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser import BROWSER_MARKS, TIMEOUT_MS, LiveServer, assert_accessible
+from browser import BROWSER_MARKS, TIMEOUT_MS, LiveServer, assert_accessible, sign_in_page
 from builders import tell_decision
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sink import Sink
 from sqlalchemy import select
-from web_helpers import PASSWORD, seed
+from web_helpers import seed
 
 from webapp.db import Database
 from webapp.models import Membership, MembershipState, Person
@@ -164,11 +164,7 @@ def test_referral_application_over_two_days_then_selection_under_caps(
 
     # The coordinator: a rubric of three criteria, ratings, a suggestion capped per organisation.
     context, page = new_page(browser, "fr-CA")
-    page.goto(f"{live_server.base_url}/login")
-    page.get_by_label("Courriel").fill("coord@example.org")
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
+    sign_in_page(page, live_server)
     rubric = f"{live_server.base_url}/communities/cop-test/applications/rubric"
     page.goto(rubric)
     add_criterion(page, "level", "Niveau", "2", question="expertise_level")

@@ -8,11 +8,11 @@ import re
 from datetime import datetime
 
 import pytest
-from browser import BROWSER_MARKS, TIMEOUT_MS, LiveServer, assert_accessible, tab_to
+from browser import BROWSER_MARKS, TIMEOUT_MS, LiveServer, assert_accessible, sign_in_page, tab_to
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sink import Sink
 from sqlalchemy import select
-from web_helpers import PASSWORD, seed
+from web_helpers import seed
 
 from webapp.db import Database
 from webapp.models import Meeting, Membership, Person, Rsvp
@@ -135,11 +135,7 @@ def test_three_zones_answer_the_coordinator_confirms_and_a_member_accepts(
 
     # The coordinator sees the heat map and confirms the recommended slot, the 6th.
     context, page = member_page(browser, "fr-CA")
-    page.goto(f"{live_server.base_url}/login")
-    page.get_by_label("Courriel").fill("coord@example.org")
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
+    sign_in_page(page, live_server)
     page.goto(f"{live_server.base_url}/communities/cop-test/meetings/polls/{poll_id}/answers")
     assert_accessible(page, "the heat map")
     expect(page.locator(f"input[name=slot][value='{slot_ids[1]}']")).to_be_checked()
