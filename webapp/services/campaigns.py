@@ -361,20 +361,27 @@ def launch_campaign(
         if campaign.scheduled_at and campaign.scheduled_at > moment
         else moment
     )
-    won = session.execute(
-        update(Campaign)
-        .where(Campaign.id == campaign_id, Campaign.state == CampaignState.DRAFT)
-        .values(state=CampaignState.RUNNING, launched_at=moment)
-    )
-    if not getattr(won, "rowcount", 0):
-        session.rollback()
-        return LaunchResult(campaign_id, 0, dict(campaign.excluded or {}), True)
-    created, excluded = audiences.write_outbox(session, campaign, start)
-    if not created:
-        session.rollback()
-        raise DomainError(
-            N_("Nobody to write to: no one in the audience has consent and is not suppressed.")
+    # In a savepoint: a refused launch undoes its own writes, never the caller's transaction
+    # (a launch made inside another change, such as an RSVP freeing a seat, must not undo it).
+    with session.begin_nested():
+        won = session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id, Campaign.state == CampaignState.DRAFT)
+            .values(state=CampaignState.RUNNING, launched_at=moment)
         )
+        already = not getattr(won, "rowcount", 0)
+        if not already:
+            created, excluded = audiences.write_outbox(session, campaign, start)
+            if not created:
+                raise DomainError(
+                    N_(
+                        "Nobody to write to: no one in the audience has consent and is not "
+                        "suppressed."
+                    )
+                )
+    if already:
+        session.refresh(campaign)
+        return LaunchResult(campaign_id, 0, dict(campaign.excluded or {}), True)
     meetings.add_reminders(session, campaign, now=moment)  # an invitation's, before the meeting
     session.execute(
         update(Campaign)

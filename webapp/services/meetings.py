@@ -577,8 +577,7 @@ SEAT_MESSAGE = N_(
 def _tell_promoted(session: Session, meeting: Meeting, person_id: int) -> None:
     """The invitation again, to the person who just got a seat, through the outbox (a sweep
     sends it). A community that cannot send (no sender identity) records why."""
-    from .audiences import plan_for  # (campaigns plan meeting reminders: imported late)
-    from .campaigns import create_campaign, launch_campaign
+    from .campaigns import create_campaign, launch_campaign  # (campaigns import this module)
 
     content = {
         locale: {
@@ -598,12 +597,7 @@ def _tell_promoted(session: Session, meeting: Meeting, person_id: int) -> None:
                 content=content,
                 name=translations_for(_language(session, meeting)).gettext(N_("Seat freed")),
             )
-            campaign = session.get(Campaign, campaign_id)
-            assert campaign is not None
-            # Checked here, so that the launch never has to roll back (it would undo the
-            # answer that freed the seat along with it): raising undoes only this savepoint.
-            if not plan_for(session, campaign).recipients:
-                raise DomainError(N_("The person with the freed seat cannot be written to."))
+            # A refused launch (nobody to write to) undoes only this savepoint.
             launch_campaign(session, campaign_id, actor="system")
     except DomainError as exc:
         _audit(session, meeting, "system", "meeting.promotion_not_mailed", {"why": str(exc)})
