@@ -54,3 +54,8 @@ class PoBabel(Babel):
 
 
 _DOMAIN = PoDomain()
+
+
+def reader_locale() -> str:
+    """The language of the person reading the page (French by default)."""
+    return str(get_locale() or "fr")

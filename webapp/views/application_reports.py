@@ -15,11 +15,12 @@ from flask_login import login_required
 
 from webapp import exports
 from webapp.extensions import db_session
+from webapp.i18n import reader_locale
 from webapp.models import Community
 from webapp.services import application_reports as reports
 from webapp.services import applications
 
-from .applications import formats_context, reader_locale, suggestion_from_args
+from .applications import formats_context, suggestion_from_args
 from .communities import community_or_404
 
 bp = Blueprint("application_reports", __name__)

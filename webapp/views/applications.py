@@ -11,7 +11,6 @@ from typing import Any
 from babel.numbers import format_decimal, format_percent
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.orm import Session
@@ -28,6 +27,7 @@ from forms.applications import (
 )
 from forms.questionnaires import localised
 from webapp.extensions import db_session
+from webapp.i18n import reader_locale
 from webapp.models import (
     Community,
     Criterion,
@@ -44,11 +44,6 @@ from .errors import error_text
 from .labels import DECISION_ACTIONS, STATES
 
 bp = Blueprint("applications", __name__)
-
-
-def reader_locale() -> str:
-    """The signed-in coordinator's language."""
-    return str(get_locale() or "fr")
 
 
 def _actor() -> str:

@@ -22,13 +22,13 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from forms.public import ConfirmForm
 from forms.questionnaires import answers_from_form, build_form_class, form_data, localised
 from webapp.extensions import csrf, db_session, state
+from webapp.i18n import reader_locale
 from webapp.models import Community, MembershipState
 from webapp.services import apply, referrals, tokens
 from webapp.services.errors import DomainError, InvalidToken
@@ -74,12 +74,8 @@ def referral_link(community: Community, person_id: int) -> str | None:
     return f"{state().config.base_url}/c/{community.slug}?ref={code}"
 
 
-def _locale() -> str:
-    return str(get_locale() or "fr")
-
-
 def _form(draft: apply.Draft, formdata: Any = None) -> Any:
-    form_class = build_form_class(draft.questionnaire.definition, _locale())
+    form_class = build_form_class(draft.questionnaire.definition, reader_locale())
     return form_class(formdata=formdata, data=form_data(draft.answers), meta={"csrf": False})
 
 
@@ -102,7 +98,7 @@ def _render(
         resume=resume_value(grant),
         definition=draft.questionnaire.definition,
         localised=localised,
-        locale=_locale(),
+        locale=reader_locale(),
     ), status
 
 

@@ -15,13 +15,14 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from forms.campaigns import CampaignForm, CancelForm, NewCampaignForm, PolicyForm, TestSendForm
 from webapp.extensions import db_session, state
+from webapp.i18n import reader_locale
 from webapp.mail import RenderedEmail
 from webapp.models import Campaign, CampaignState, Community, utcnow
 from webapp.services import campaigns as service
@@ -74,7 +75,7 @@ def create(slug: str) -> ResponseReturnValue:
     """Choose the kind and the audience; a draft with the default bilingual texts."""
     community = community_or_404(slug)
     form = NewCampaignForm()
-    form.offer(STATES, str(get_locale() or "fr"))
+    form.offer(STATES, reader_locale())
     if form.validate_on_submit():
         kind = form.kind.data or "recruitment"
         session = db_session()

@@ -12,9 +12,10 @@ from babel.numbers import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from webapp.i18n import reader_locale
 from webapp.services import poll_answers, poll_results, poll_scores, poll_slots
 
-from .meeting_helpers import moment, reader_locale
+from .meeting_helpers import moment
 
 # The columns of the heat map: who can, who can if need be, who cannot, who has not answered.
 HEAT_COLUMNS = (

@@ -11,13 +11,13 @@ from babel.dates import format_datetime
 from babel.numbers import format_percent
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from forms.inbound import AnswerForm, CorrectionForm, DismissForm
 from webapp.extensions import csrf, db_session, limiter, state
+from webapp.i18n import reader_locale
 from webapp.models import Community
 from webapp.receivers import store_and_queue
 from webapp.services.errors import DomainError, NotFound
@@ -42,14 +42,14 @@ FILTER_NAMES = {
 
 
 def _moment(tz_name: str) -> Callable[[datetime | None], str]:
-    tz, locale = zone(tz_name), str(get_locale() or "fr")
+    tz, locale = zone(tz_name), reader_locale()
     return lambda moment: (
         format_datetime(moment, "medium", tzinfo=tz, locale=locale) if moment else ""
     )
 
 
 def _percent(value: float) -> str:
-    return format_percent(value, locale=str(get_locale() or "fr"))
+    return format_percent(value, locale=reader_locale())
 
 
 def _user_id() -> int:

@@ -9,12 +9,12 @@ from typing import Any
 from babel.dates import format_date, format_time
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from forms.public import ConfirmForm
 from forms.questionnaires import localised
 from webapp.extensions import db_session
+from webapp.i18n import reader_locale
 from webapp.models import Availability, Meeting, MeetingState, Poll, RsvpStatus
 from webapp.services import apply, meetings, poll_answers, poll_slots, poll_zones, polls
 from webapp.services.errors import DomainError
@@ -30,10 +30,6 @@ ANSWERS = {
     RsvpStatus.TENTATIVE: "maybe",
     RsvpStatus.DECLINED: "no",
 }
-
-
-def _locale() -> str:
-    return str(get_locale() or "fr")
 
 
 @bp.app_template_filter("format_day")
@@ -69,7 +65,7 @@ def meeting() -> ResponseReturnValue:
         return redirect(url_for("respond.page"), code=303)
     community, person = community_and_person(grant)
     zone = zone_or_utc(person.timezone or community.timezone)
-    locale = _locale()
+    locale = reader_locale()
     mine = next(
         (i for i in meetings.invitees(db_session(), found.id) if i.person_id == person.id), None
     )
@@ -147,7 +143,7 @@ def _render_poll(
     community, person = community_and_person(grant)
     wanted = request.args.get("zone", "")
     reader_zone = wanted or person.timezone or community.timezone
-    locale = _locale()
+    locale = reader_locale()
     slots = poll_slots.slots_of(db, found.id)
     shown = [(slot, poll_slots.slot_in_zone(slot, reader_zone)) for slot in slots]
     zone_name = shown[0][1].zone if shown else reader_zone

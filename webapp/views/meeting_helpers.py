@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 from flask import flash, redirect, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -18,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.extensions import db_session
+from webapp.i18n import reader_locale
 from webapp.models import Campaign, CampaignState, Community, Poll, PollState
 from webapp.services import campaigns, polls
 from webapp.services.errors import DomainError
@@ -45,11 +45,6 @@ FIELD_OF = {
     "A key person's weight is from 1 to 10.": "weight",
     "At most 5 reminders, each between 1 minute and 60 days before the meeting.": "other",
 }
-
-
-def reader_locale() -> str:
-    """The signed-in coordinator's language."""
-    return str(get_locale() or "fr")
 
 
 def actor() -> str:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from forms.meetings import AgendaForm, MeetingForm, RemindersForm
 from forms.public import ConfirmForm
 from webapp.extensions import db_session
+from webapp.i18n import reader_locale
 from webapp.models import AuditLog, Campaign, CampaignKind, Community, Meeting, MeetingState, Poll
 from webapp.services import meetings, poll_answers, poll_zones, polls
 from webapp.services.errors import DomainError
@@ -34,7 +35,6 @@ from .meeting_helpers import (
     moment,
     poll_state,
     prepare_campaign,
-    reader_locale,
     refuse,
 )
 

@@ -10,11 +10,11 @@ import logging
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from forms.public import ConfirmForm, InterestForm
 from webapp.extensions import db_session, limiter, state
+from webapp.i18n import reader_locale
 from webapp.mail import NotSent, OutgoingMessage, SmtpConnection, envelope_address
 from webapp.models import Community, Person, Stage, TokenPurpose
 from webapp.services import apply, communities, referrals, signups, tokens
@@ -38,9 +38,7 @@ def _community(slug: str) -> Community:
 def page(slug: str) -> ResponseReturnValue:
     """The community, what it offers, and the form for people nobody invited."""
     community = _community(slug)
-    form = InterestForm(
-        formdata=None, language=str(get_locale() or "fr"), ref=request.args.get("ref", "")
-    )
+    form = InterestForm(formdata=None, language=reader_locale(), ref=request.args.get("ref", ""))
     return _render(community, form)
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -19,6 +18,7 @@ from flask_login import current_user, login_required
 from forms.questionnaire_editor import TYPE_LABELS, MoveForm, QuestionForm, RemoveForm
 from forms.questionnaires import build_form_class, localised
 from webapp.extensions import db_session
+from webapp.i18n import reader_locale
 from webapp.models import Community, QuestionnaireKind, Role
 from webapp.services import questionnaire_editor as service
 from webapp.services.errors import DomainError, NotFound
@@ -34,10 +34,6 @@ KIND_NAMES = {
     QuestionnaireKind.APPLICATION.value: _l("The application questionnaire"),
 }
 EDITORS = (Role.ADMIN, Role.COORDINATOR)
-
-
-def _locale() -> str:
-    return str(get_locale() or "fr")
 
 
 def _actor() -> str:
@@ -109,7 +105,7 @@ def show(slug: str, kind: str) -> ResponseReturnValue:
     kind = _kind_or_404(kind)
     session = db_session()
     definition = ensure_questionnaire(session, community.id, kind).definition
-    locale, rows = _locale(), []
+    locale, rows = reader_locale(), []
     for question in definition.get("questions", []):
         question_id = str(question.get("id", ""))
         used = (
@@ -302,7 +298,7 @@ def preview(slug: str, kind: str) -> ResponseReturnValue:
     community = community_or_404(slug)
     kind = _kind_or_404(kind)
     definition = ensure_questionnaire(db_session(), community.id, kind).definition
-    locale = _locale()
+    locale = reader_locale()
     form_class = build_form_class(definition, locale)
     form = form_class() if request.method == "POST" else form_class(formdata=None)
     checked = form.validate_on_submit()

@@ -9,10 +9,10 @@ from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
 
 from forms.questionnaires import answers_from_form, build_form_class, form_data, localised
 from webapp.extensions import csrf, db_session, limiter, state
+from webapp.i18n import reader_locale
 from webapp.models import Community, Person, QuestionnaireKind, TokenPurpose
 from webapp.services import apply, people, questionnaires, suppressions, tokens
 from webapp.services.errors import InvalidToken
@@ -75,7 +75,7 @@ def _form(community: Community, grant: tokens.TokenGrant, formdata: Any = None) 
     questionnaire = questionnaires.ensure_questionnaire(
         db, community.id, QuestionnaireKind.INTEREST
     )
-    locale = str(get_locale() or "fr")
+    locale = reader_locale()
     form_class = build_form_class(questionnaire.definition, locale)
     saved = questionnaires.saved_answers(db, questionnaire.id, grant.person_id)
     form = (
@@ -111,7 +111,7 @@ def page() -> ResponseReturnValue:
         saved=bool(saved),
         suppressed=suppressed,
         localised=localised,
-        locale=str(get_locale() or "fr"),
+        locale=reader_locale(),
         **ctx,
     )
 
@@ -140,7 +140,7 @@ def answer() -> ResponseReturnValue:
         saved=False,
         suppressed=False,
         localised=localised,
-        locale=str(get_locale() or "fr"),
+        locale=reader_locale(),
         csrf_expired=expired,
         **ctx,
     ), 400
