@@ -173,7 +173,7 @@ def test_questions_are_added_changed_moved_and_removed_in_place_until_someone_an
         with pytest.raises(NotFound, match="no question nothing"):
             editor.remove_question(session, cid, INTEREST, "nothing", actor=ACTOR)
         with pytest.raises(NotFound):
-            editor.summary(session, cid, "charter")
+            editor.summary(session, cid, "feedback")
 
 
 def test_a_question_the_questionnaire_cannot_take_is_refused_by_field(database: Database) -> None:
@@ -581,5 +581,5 @@ def test_a_role_that_only_looks_cannot_change_and_others_find_nothing(
     other = signed_in(pages.app, "other@example.org")
     assert other.get(pages.base).status_code == 404
     assert other.get(f"{pages.base}/{INTEREST}/preview").status_code == 404
-    assert pages.client.get(f"{pages.base}/charter").status_code == 404
+    assert pages.client.get(f"{pages.base}/feedback").status_code == 404
     assert pages.client.get(f"{pages.base}/{INTEREST}/questions/nothing/edit").status_code == 404

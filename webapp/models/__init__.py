@@ -14,6 +14,22 @@ from .campaigns import (
     PauseReason,
     UnknownPolicy,
 )
+from .charters import (
+    Amendment,
+    AmendmentState,
+    AmendmentVote,
+    Charter,
+    CharterConsent,
+    CharterStage,
+    CharterVersion,
+    ConsentAnswer,
+    Statement,
+    StatementOrigin,
+    StatementState,
+    StatementSupport,
+    StatementVote,
+    Vote,
+)
 from .communities import Community, Stage
 from .inbound import InboundKind, InboundMessage, InboundState, Intent
 from .meetings import (
@@ -46,6 +62,20 @@ from .tokens import Token, TokenPurpose
 from .users import CommunityCoordinator, Role, User
 
 __all__ = [
+    "Amendment",
+    "AmendmentState",
+    "AmendmentVote",
+    "Charter",
+    "CharterConsent",
+    "CharterStage",
+    "CharterVersion",
+    "ConsentAnswer",
+    "Statement",
+    "StatementOrigin",
+    "StatementState",
+    "StatementSupport",
+    "StatementVote",
+    "Vote",
     "Availability",
     "KeyRole",
     "Meeting",

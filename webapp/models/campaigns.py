@@ -102,6 +102,8 @@ class Campaign(Base):
     meeting_id: Mapped[int | None] = mapped_column(
         ForeignKey("meetings.id", ondelete="SET NULL"), default=None
     )
+    # What a charter campaign asks: to answer the questionnaire, to vote, to consent.
+    charter_stage: Mapped[str | None] = mapped_column(String(12), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

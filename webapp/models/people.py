@@ -91,6 +91,8 @@ class Membership(Base):
         String(24), unique=True, index=True, default=None
     )
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # When the member confirmed the minimum commitments agreed at the founding meeting.
+    commitments_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -17,6 +17,7 @@ class QuestionnaireKind(enum.StrEnum):
 
     INTEREST = "interest"
     APPLICATION = "application"  # the volunteer application, scored by the rubric
+    CHARTER = "charter"  # the members' answers the charter is drafted from
 
 
 class ResponseChannel(enum.StrEnum):

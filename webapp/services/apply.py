@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from webapp.models import (
@@ -36,7 +35,7 @@ from webapp.models import (
 from .audiences import told_people
 from .errors import N_, DomainError, NotFound
 from .memberships import membership_of
-from .questionnaires import ensure_questionnaire
+from .questionnaires import ensure_questionnaire, responses_of, store_answers
 
 # People who may still fill in or change an application.
 APPLYING = {MembershipState.INTERESTED, MembershipState.APPLICANT}
@@ -61,6 +60,7 @@ class Step(enum.StrEnum):
     STATUS = "status"  # a decision to answer or to read
     POLL = "poll"  # the founding meeting's availability poll
     MEETING = "meeting"  # a meeting's invitation, to answer
+    CHARTER = "charter"  # the charter: answer, vote, amend, consent
 
 
 def accepts_applications(community: Community) -> bool:
@@ -82,6 +82,8 @@ def step_for(session: Session, community_id: int, person_id: int, delivery_id: i
             return Step.POLL
         if kind == CampaignKind.INVITATION:
             return Step.MEETING
+        if kind == CampaignKind.CHARTER:
+            return Step.CHARTER
     if state in (MembershipState.MEMBER, MembershipState.ALUMNUS):
         return Step.STATUS
     if state in DECIDED:
@@ -144,18 +146,7 @@ def _application_ids(community_id: int) -> Any:
 
 def _responses(session: Session, community_id: int, person_id: int) -> list[Response]:
     """The person's application responses, newest version first."""
-    return list(
-        session.scalars(
-            select(Response)
-            .join(Questionnaire, Questionnaire.id == Response.questionnaire_id)
-            .where(
-                Questionnaire.community_id == community_id,
-                Questionnaire.kind == QuestionnaireKind.APPLICATION,
-                Response.person_id == person_id,
-            )
-            .order_by(Questionnaire.version.desc(), Response.updated_at.desc())
-        )
-    )
+    return responses_of(session, community_id, QuestionnaireKind.APPLICATION, person_id)
 
 
 def draft(session: Session, community_id: int, person_id: int) -> Draft:
@@ -188,43 +179,16 @@ def _check_editable(session: Session, community_id: int, person_id: int) -> None
 def _store(
     session: Session, community_id: int, person_id: int, answers: dict[str, Any], *, complete: bool
 ) -> datetime:
-    """Write the application on the newest version; returns when. A draft never overwrites a
-    sent application, even when a send and an autosave cross (the update is conditional)."""
-    questionnaire = ensure_questionnaire(session, community_id, QuestionnaireKind.APPLICATION)
-    now = utcnow()
-    values = {"answers": answers, "complete": complete, "updated_at": now}
-    mine = (Response.questionnaire_id == questionnaire.id, Response.person_id == person_id)
-    condition = mine if complete else (*mine, Response.complete.is_(False))
-    if not _update(session, condition, values):
-        if session.scalar(select(Response.id).where(*mine)) is not None:
-            raise DomainError(ALREADY_SENT)
-        try:
-            with session.begin_nested():
-                session.add(
-                    Response(
-                        questionnaire_id=questionnaire.id,
-                        person_id=person_id,
-                        created_at=now,
-                        **values,
-                    )
-                )
-        except IntegrityError:  # the same first answer, twice at once: the other one won
-            if not _update(session, condition, values):
-                raise DomainError(ALREADY_SENT) from None
-    # An application left on an older version moves to this one: one per person.
-    older = [
-        r.id
-        for r in _responses(session, community_id, person_id)
-        if r.questionnaire_id != questionnaire.id
-    ]
-    if older:
-        session.execute(delete(Response).where(Response.id.in_(older)))
-    return now
-
-
-def _update(session: Session, condition: tuple[Any, ...], values: dict[str, Any]) -> bool:
-    result = session.execute(update(Response).where(*condition).values(**values))
-    return bool(getattr(result, "rowcount", 0))
+    """Write the application on the newest version; returns when."""
+    return store_answers(
+        session,
+        community_id,
+        QuestionnaireKind.APPLICATION,
+        person_id,
+        {"answers": answers},
+        complete=complete,
+        already_sent=ALREADY_SENT,
+    )
 
 
 def save_draft(

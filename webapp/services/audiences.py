@@ -94,7 +94,7 @@ FOUNDING_GROUP = (MembershipState.SELECTED, MembershipState.MEMBER)
 
 def audience_states(campaign: Campaign) -> tuple[str, ...]:
     """The membership states a campaign reaches."""
-    if campaign.kind in (CampaignKind.AVAILABILITY, CampaignKind.INVITATION):
+    if campaign.kind in (CampaignKind.AVAILABILITY, CampaignKind.INVITATION, CampaignKind.CHARTER):
         return FOUNDING_GROUP
     return (campaign.audience_state,)
 

@@ -19,18 +19,21 @@ from webapp.models import (
     Campaign,
     CampaignKind,
     CampaignState,
+    CharterStage,
     Community,
     Delivery,
     DeliveryState,
+    Meeting,
     Membership,
     MembershipState,
     PauseReason,
     Person,
+    Poll,
     UnknownPolicy,
     utcnow,
 )
 
-from . import audiences, meetings
+from . import audiences, charters, meetings
 from .audiences import AudiencePlan
 from .errors import N_, DomainError, NotFound
 
@@ -40,6 +43,7 @@ DEFAULT_AUDIENCE = {
     CampaignKind.DECISION: MembershipState.SELECTED,
     CampaignKind.AVAILABILITY: MembershipState.MEMBER,  # and the selected: see audiences
     CampaignKind.INVITATION: MembershipState.MEMBER,  # and the selected: see audiences
+    CampaignKind.CHARTER: MembershipState.MEMBER,  # and the selected: see audiences
     CampaignKind.ANNOUNCEMENT: MembershipState.MEMBER,
 }
 SUPPORTED_KINDS = (
@@ -48,6 +52,7 @@ SUPPORTED_KINDS = (
     CampaignKind.DECISION,
     CampaignKind.AVAILABILITY,
     CampaignKind.INVITATION,
+    CampaignKind.CHARTER,
     CampaignKind.ANNOUNCEMENT,
 )
 # A decision campaign tells each decision to the people who got it.
@@ -60,9 +65,12 @@ MAX_REMINDERS = 5
 COUNT_STATES = tuple(s.value for s in DeliveryState)
 
 
-def default_content(kind: str, audience: str = "") -> dict[str, dict[str, str]]:
+def default_content(
+    kind: str, audience: str = "", *, charter_stage: str = "", after_meeting: bool = False
+) -> dict[str, dict[str, str]]:
     """The shipped subject and message of a campaign kind, per language (for a decision, the
-    one of the decision its ``audience`` got)."""
+    one of the decision its ``audience`` got; for the charter, the one of its stage, or the
+    follow-up of the founding meeting)."""
     if kind not in SUPPORTED_KINDS:
         raise DomainError(N_("Campaigns of kind %(kind)s are not available yet."), kind=kind)
     content = {}
@@ -99,6 +107,8 @@ def default_content(kind: str, audience: str = "") -> dict[str, dict[str, str]]:
                 "We will get to know one another, share what the community can bring each of "
                 "us, agree on the minimum commitments and choose our first topics."
             )
+        elif kind == CampaignKind.CHARTER:
+            subject, message = _charter_text(gettext, charter_stage, after_meeting)
         else:
             subject = gettext("News from the community “{{ community }}”")
             message = gettext(
@@ -106,6 +116,43 @@ def default_content(kind: str, audience: str = "") -> dict[str, dict[str, str]]:
             )
         content[locale] = {"subject": subject, "message": message}
     return content
+
+
+def _charter_text(
+    gettext: Callable[[str], str], stage: str, after_meeting: bool
+) -> tuple[str, str]:
+    if after_meeting:
+        return gettext("Thank you for the founding meeting of “{{ community }}”"), gettext(
+            "Thank you for the founding meeting of **{{ community }}**. Two things remain to set "
+            "the community on its way: confirm the minimum commitments each member accepts, and "
+            "say in a few lines what our charter should hold: our nature, our raison d’être, who "
+            "we are, our objectives, our domain and how we govern ourselves. Your answers become "
+            "the statements we will vote on together."
+        )
+    if stage == CharterStage.VOTING:
+        return gettext("Vote on the charter of “{{ community }}”"), gettext(
+            "Your answers about the charter of **{{ community }}** are now short statements. "
+            "Say for each one whether you agree, disagree or pass: the statements most members "
+            "agree with make up the draft charter. It takes a few minutes."
+        )
+    if stage == CharterStage.AMENDING:
+        return gettext("The draft charter of “{{ community }}” is ready"), gettext(
+            "The draft charter of **{{ community }}** is built from the statements most members "
+            "agreed with. Read it, propose an amendment to a section if something is missing or "
+            "badly put, and accept or reject the amendments others propose."
+        )
+    if stage == CharterStage.CONSENT:
+        return gettext("Do you consent to the charter of “{{ community }}”?"), gettext(
+            "The charter of **{{ community }}** is ready for adoption. Read it once more and tell "
+            "us whether you consent, or object with your reason: the charter is adopted when no "
+            "objection remains."
+        )
+    return gettext("Let us write the charter of “{{ community }}” together"), gettext(
+        "The charter says what **{{ community }}** is and how it works. Tell us in a few lines "
+        "what it should hold: our nature, our raison d’être, who we are, our objectives, our "
+        "domain and how we govern ourselves. Your answers become the statements we will vote "
+        "on together."
+    )
 
 
 def _decision_text(gettext: Callable[[str], str], decision: str) -> tuple[str, str]:
@@ -229,7 +276,15 @@ def create_campaign(
         raise DomainError(N_("Say which availability poll the campaign asks people to answer."))
     if kind == CampaignKind.INVITATION and meeting_id is None:
         raise DomainError(N_("Say which meeting the invitation is for."))
-    body = content or default_content(kind, audience)
+    _check_about(session, community_id, poll_id, meeting_id)
+    charter_stage = None
+    if kind == CampaignKind.CHARTER:
+        charter_stage = charters.charter_of(session, community_id).stage
+        if charter_stage == CharterStage.ADOPTED:
+            raise DomainError(N_("The charter is adopted: there is nothing to ask the members."))
+    body = content or default_content(
+        kind, audience, charter_stage=charter_stage or "", after_meeting=meeting_id is not None
+    )
     _raise_errors(check_content(body))
     campaign = Campaign(
         community_id=community_id,
@@ -241,12 +296,25 @@ def create_campaign(
         created_by_id=user_id,
         poll_id=poll_id,
         meeting_id=meeting_id,
+        charter_stage=charter_stage,
     )
     session.add(campaign)
     session.flush()
     if policy is not None:
         set_policy(session, campaign.id, policy)
     return campaign.id
+
+
+def _check_about(
+    session: Session, community_id: int, poll_id: int | None, meeting_id: int | None
+) -> None:
+    """A campaign is about a poll or a meeting of its own community."""
+    poll = session.get(Poll, poll_id) if poll_id is not None else None
+    if poll_id is not None and (poll is None or poll.community_id != community_id):
+        raise NotFound(N_("No such poll in this community."))
+    meeting = session.get(Meeting, meeting_id) if meeting_id is not None else None
+    if meeting_id is not None and (meeting is None or meeting.community_id != community_id):
+        raise NotFound(N_("No such meeting in this community."))
 
 
 def set_policy(session: Session, campaign_id: int, policy: SendingPolicy) -> None:

@@ -621,6 +621,17 @@ def check_in(session: Session, meeting_id: int, person_id: int, present: bool) -
     rsvp.checked_in_at = utcnow() if present else None
 
 
+def attendees(session: Session, meeting_id: int) -> set[int]:
+    """The people the facilitator checked in."""
+    return set(
+        session.scalars(
+            select(Rsvp.person_id).where(
+                Rsvp.meeting_id == meeting_id, Rsvp.checked_in_at.is_not(None)
+            )
+        )
+    )
+
+
 def calendar_event(
     meeting: Meeting,
     community: Community,

@@ -44,7 +44,7 @@ from webapp.models import (
     Poll,
 )
 
-from . import ics, meetings
+from . import charters, ics, meetings
 from .campaigns import _campaign
 from .communities import sender_of
 from .errors import N_, NotFound
@@ -58,6 +58,7 @@ TEMPLATES = {
     CampaignKind.DECISION: "decision",
     CampaignKind.AVAILABILITY: "availability",
     CampaignKind.INVITATION: "invitation",
+    CampaignKind.CHARTER: "charter",
 }
 
 
@@ -75,6 +76,7 @@ class MessageContext:
     meeting: Meeting | None = None  # what an invitation is about
     poll: Poll | None = None  # what an availability request is about
     update: bool = False  # an invitation already went out for this meeting before this one
+    attended: frozenset[int] = frozenset()  # who came to the meeting a follow-up is about
     skeletons: dict[tuple[Any, ...], _Skeleton | None] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -83,7 +85,10 @@ class MessageContext:
 def context_for(session: Session, community: Community, campaign: Campaign) -> MessageContext:
     """The campaign's context, with the meeting or the poll it is about."""
     earlier = None
-    if campaign.meeting_id is not None:
+    attended: frozenset[int] = frozenset()
+    if campaign.meeting_id is not None and campaign.kind == CampaignKind.CHARTER:
+        attended = frozenset(meetings.attendees(session, campaign.meeting_id))
+    elif campaign.meeting_id is not None:
         earlier = session.scalar(
             select(Campaign.id)
             .where(
@@ -101,6 +106,7 @@ def context_for(session: Session, community: Community, campaign: Campaign) -> M
         poll=session.get(Poll, campaign.poll_id) if campaign.poll_id else None,
         # A personal notice (a seat freed up) is not an update of the meeting.
         update=earlier is not None and not (campaign.audience_filter or {}).get("people"),
+        attended=attended,
     )
 
 
@@ -169,6 +175,12 @@ def _message_values(
         "community_name": community.name,
         "benefits": list(community.benefits or []),
         "commitment": community.commitment,
+        "charter_stage": ctx.campaign.charter_stage or "",
+        "attended": False,  # per recipient: see render_for
+        # The follow-up of the founding meeting asks each member to confirm these.
+        "commitments": charters.commitment_lines(community)
+        if ctx.campaign.kind == CampaignKind.CHARTER and ctx.campaign.meeting_id
+        else [],
         "decision": ctx.campaign.audience_state,
         "message_text": message,
         "message_html": markdown_to_html(message),
@@ -195,6 +207,7 @@ def render_for(
     values = _message_values(
         ctx, locale, (names, names), person.first_name, link, unsubscribe_url, step, person.timezone
     )
+    values["attended"] = person.id in ctx.attended
     return locale, renderer.render(TEMPLATES[CampaignKind(ctx.campaign.kind)], locale, values)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from forms.questionnaires import default_definition
@@ -20,7 +22,7 @@ from webapp.models import (
     utcnow,
 )
 
-from .errors import N_, NotFound
+from .errors import N_, DomainError, NotFound
 
 WEB_CONSENT_TEXT = "interest-questionnaire-1"
 # States from which answering the interest questionnaire makes a person "interested".
@@ -51,6 +53,72 @@ def ensure_questionnaire(session: Session, community_id: int, kind: str) -> Ques
         session.add(row)
         session.flush()
     return row
+
+
+def responses_of(session: Session, community_id: int, kind: str, person_id: int) -> list[Response]:
+    """A person's responses to every version of one questionnaire, newest version first."""
+    return list(
+        session.scalars(
+            select(Response)
+            .join(Questionnaire, Questionnaire.id == Response.questionnaire_id)
+            .where(
+                Questionnaire.community_id == community_id,
+                Questionnaire.kind == kind,
+                Response.person_id == person_id,
+            )
+            .order_by(Questionnaire.version.desc(), Response.updated_at.desc())
+        )
+    )
+
+
+def store_answers(
+    session: Session,
+    community_id: int,
+    kind: str,
+    person_id: int,
+    values: dict[str, Any],
+    *,
+    complete: bool,
+    already_sent: str,
+) -> datetime:
+    """Write answers (``values``: answers, channel…) on the questionnaire's newest version, a
+    draft or ``complete``; returns when. A draft never overwrites sent answers, even when a send
+    and an autosave cross (the update is conditional): it raises ``already_sent`` instead. The
+    person's responses to older versions go: one per person."""
+    questionnaire = ensure_questionnaire(session, community_id, kind)
+    now = utcnow()
+    values = {**values, "complete": complete, "updated_at": now}
+    mine = (Response.questionnaire_id == questionnaire.id, Response.person_id == person_id)
+    condition = mine if complete else (*mine, Response.complete.is_(False))
+    if not _update(session, condition, values):
+        if session.scalar(select(Response.id).where(*mine)) is not None:
+            raise DomainError(already_sent)
+        try:
+            with session.begin_nested():
+                session.add(
+                    Response(
+                        questionnaire_id=questionnaire.id,
+                        person_id=person_id,
+                        created_at=now,
+                        **values,
+                    )
+                )
+        except IntegrityError:  # the same first answer, twice at once: the other one won
+            if not _update(session, condition, values):
+                raise DomainError(already_sent) from None
+    older = [
+        r.id
+        for r in responses_of(session, community_id, kind, person_id)
+        if r.questionnaire_id != questionnaire.id
+    ]
+    if older:
+        session.execute(delete(Response).where(Response.id.in_(older)))
+    return now
+
+
+def _update(session: Session, condition: tuple[Any, ...], values: dict[str, Any]) -> bool:
+    result = session.execute(update(Response).where(*condition).values(**values))
+    return bool(getattr(result, "rowcount", 0))
 
 
 def saved_answers(session: Session, questionnaire_id: int, person_id: int) -> dict[str, Any]:

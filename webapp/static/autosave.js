@@ -1,8 +1,8 @@
-// Saves the application as the person types: a second after the last change, and when the page
+// Saves a questionnaire (the application, the charter) as the person types: a second after the last change, and when the page
 // is hidden. Without JavaScript the "Save and finish later" button does the same.
 (function () {
   "use strict";
-  var form = document.getElementById("application-form");
+  var form = document.querySelector("form[data-autosave]");
   if (!form || !form.getAttribute("data-autosave")) { return; }
   var url = form.getAttribute("data-autosave");
   var status = document.getElementById("autosave-status");

@@ -15,6 +15,9 @@ def register_blueprints(app: Flask, config: Config) -> None:
         apply,
         auth,
         campaigns,
+        charter_respond,
+        charter_statements,
+        charters,
         communities,
         decisions,
         devmail,
@@ -37,6 +40,9 @@ def register_blueprints(app: Flask, config: Config) -> None:
     app.register_blueprint(respond.bp)
     app.register_blueprint(apply.bp)
     app.register_blueprint(meet.bp)
+    app.register_blueprint(charter_respond.bp)
+    app.register_blueprint(charters.bp)
+    app.register_blueprint(charter_statements.bp)
     app.register_blueprint(meetings.bp)
     app.register_blueprint(polls.bp)
     app.register_blueprint(inbound.bp)

@@ -49,7 +49,7 @@ def resume_value(grant: tokens.TokenGrant) -> str:
     return str(_serializer().dumps(grant.token_id))
 
 
-def _posted_grant() -> tokens.TokenGrant | None:
+def posted_grant() -> tokens.TokenGrant | None:
     """The grant a form write carries; the session is re-made from it when it expired (and
     only then: a form posted from elsewhere never switches a session to another link)."""
     if request.headers.get("Sec-Fetch-Site") == "cross-site":
@@ -124,7 +124,7 @@ def page() -> ResponseReturnValue:
 def answer() -> ResponseReturnValue:
     """Save for later, or send: whatever is refused comes back on the page with every answer
     as typed, and a draft is saved whenever it can be."""
-    grant = _posted_grant()
+    grant = posted_grant()
     if grant is None:
         return invalid_link()
     db = db_session()
@@ -167,7 +167,7 @@ def answer() -> ResponseReturnValue:
 @csrf.exempt  # ``resume`` is the proof (see the module's docstring)
 def autosave() -> ResponseReturnValue:
     """What the page's script posts while the person types: the draft, never checked."""
-    grant = _posted_grant()
+    grant = posted_grant()
     if grant is None:
         return jsonify({"saved": False}), 403
     db = db_session()

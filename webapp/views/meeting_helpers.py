@@ -77,7 +77,7 @@ def poll_state(poll: Poll) -> str:
     return poll.state
 
 
-def campaigns_about(session: Session, **about: int) -> list[Campaign]:
+def campaigns_about(session: Session, **about: Any) -> list[Campaign]:
     """The campaigns about a poll or a meeting (``poll_id=`` or ``meeting_id=``), newest first."""
     query = select(Campaign).order_by(Campaign.id.desc())
     for column, value in about.items():
@@ -86,7 +86,7 @@ def campaigns_about(session: Session, **about: int) -> list[Campaign]:
 
 
 def prepare_campaign(
-    community: Community, kind: str, name: str, back: str, **about: int
+    community: Community, kind: str, name: str, back: str, **about: Any
 ) -> ResponseReturnValue:
     """The draft campaign of this kind about the poll or the meeting (``poll_id=`` or
     ``meeting_id=``): the one already prepared, else a new one; then its page, which sends it."""

@@ -208,7 +208,7 @@ def _render_meeting(
 ) -> ResponseReturnValue:
     session = db_session()
     invitees = meetings.invitees(session, meeting.id)
-    sent = campaigns_about(session, meeting_id=meeting.id)
+    sent = campaigns_about(session, meeting_id=meeting.id, kind=CampaignKind.INVITATION)
     local = meeting.starts_at.astimezone(ZoneInfo(meeting.timezone))
     change_form = change_form or MeetingForm(
         formdata=None,

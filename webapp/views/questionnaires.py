@@ -32,6 +32,7 @@ bp = Blueprint("questionnaires", __name__)
 KIND_NAMES = {
     QuestionnaireKind.INTEREST.value: _l("The interest questionnaire"),
     QuestionnaireKind.APPLICATION.value: _l("The application questionnaire"),
+    QuestionnaireKind.CHARTER.value: _l("The charter questionnaire"),
 }
 EDITORS = (Role.ADMIN, Role.COORDINATOR)
 

@@ -35,7 +35,7 @@ from webapp.models import (
     UnknownPolicy,
     utcnow,
 )
-from webapp.services import meetings, poll_answers, polls, suppressions, tokens
+from webapp.services import charters, meetings, poll_answers, polls, suppressions, tokens
 from webapp.services.campaigns import _campaign, complete_if_done, is_running
 from webapp.services.messages import context_for, message_for, reply_address
 from webapp.services.reminders import ReminderPolicy
@@ -155,6 +155,12 @@ def _skip_answered(
             session, campaign, {row.person_id for row in reminders}
         )
         return _drop_reminders(session, claim, rows, reminders, outcome, refused, over)
+    if campaign.kind == CampaignKind.CHARTER:
+        # Those who answered (voted, consented) hear no more; once the stage is over, nobody.
+        done, over = charters.reminder_refusals(
+            session, campaign, {row.person_id for row in reminders}
+        )
+        return _drop_reminders(session, claim, rows, reminders, outcome, done, over)
     if campaign.kind == CampaignKind.AVAILABILITY and campaign.poll_id is not None:
         # Those who answered the poll hear no more of it; once it closes, nobody does.
         poll = polls.poll_of(session, campaign.poll_id)

@@ -1,0 +1,240 @@
+"""A member's side of the charter, through their personal link: the minimum commitments to
+confirm, then, as the drafting goes, the charter questionnaire, the statements to vote on, the
+draft to amend and the charter to consent to.
+
+The questionnaire's writes carry ``resume`` like the application's (see :mod:`.apply`): an answer
+typed while the session expired is still saved.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from forms.public import ConfirmForm
+from forms.questionnaires import answers_from_form, build_form_class, form_data, localised
+from webapp.extensions import csrf, db_session
+from webapp.i18n import reader_locale
+from webapp.models import CharterStage, Meeting, Statement
+from webapp.services import apply, charter_draft, charters, statements, tokens
+from webapp.services.errors import DomainError
+from webapp.services.memberships import membership_of
+
+from .apply import posted_grant, resume_value
+from .errors import error_text
+from .respond import community_and_person, invalid_link, respondent
+
+bp = Blueprint("charter_respond", __name__)
+
+
+def _form(answers: charters.Answers, formdata: Any = None) -> Any:
+    form_class = build_form_class(answers.questionnaire.definition, reader_locale())
+    return form_class(formdata=formdata, data=form_data(answers.answers), meta={"csrf": False})
+
+
+def _meeting(grant: tokens.TokenGrant) -> Meeting | None:
+    """The founding meeting the link's email followed up, if it did."""
+    db = db_session()
+    campaign = apply.campaign_of(db, grant.delivery_id)
+    if campaign is None or campaign.meeting_id is None:
+        return None
+    return db.get(Meeting, campaign.meeting_id)
+
+
+def _render(
+    grant: tokens.TokenGrant,
+    answers: charters.Answers,
+    form: Any,
+    status: int = 200,
+    *,
+    refusal: str = "",
+) -> Any:
+    community, person = community_and_person(grant)
+    db = db_session()
+    membership = membership_of(db, community.id, person.id)
+    charter = charters.charter_of(db, community.id)
+    voting = charter.stage == CharterStage.VOTING
+    return render_template(
+        "charter/respond.html",
+        community=community,
+        person=person,
+        charter=charter,
+        stages=CharterStage,
+        meeting=_meeting(grant),
+        commitments=charters.commitment_lines(community),
+        confirmed_at=membership.commitments_confirmed_at,
+        answers=answers,
+        form=form,
+        confirm_form=ConfirmForm(),
+        resume=resume_value(grant),
+        definition=answers.questionnaire.definition,
+        localised=localised,
+        locale=reader_locale(),
+        refusal=refusal,
+        sections=charters.sections(db, community.id, reader_locale()),
+        statements=_by_section(community.id) if voting else {},
+        votes=statements.votes_of(db, community.id, person.id) if voting else {},
+        draft=charter_draft.draft(db, community.id)
+        if charter.stage != CharterStage.COLLECTING and not voting
+        else [],
+    ), status
+
+
+def _by_section(community_id: int) -> dict[str, list[Statement]]:
+    grouped: dict[str, list[Statement]] = {}
+    for statement in statements.statements_of(db_session(), community_id):
+        grouped.setdefault(statement.section, []).append(statement)
+    return grouped
+
+
+def _in_founding_group(grant: tokens.TokenGrant) -> bool:
+    state = apply.membership_state(db_session(), grant.community_id, grant.person_id)
+    return state in charters.FOUNDING_GROUP
+
+
+@bp.get("/respond/charter")
+def page() -> ResponseReturnValue:
+    """The commitments to confirm and the charter as it stands, with what the member can do."""
+    grant = respondent()
+    if grant is None:
+        return invalid_link()
+    if not _in_founding_group(grant):
+        return redirect(url_for("respond.page"), code=303)
+    db = db_session()
+    answers = charters.answers_of(db, grant.community_id, grant.person_id)
+    db.commit()  # the charter and its questionnaire, made on first use
+    return _render(grant, answers, _form(answers))
+
+
+@bp.post("/respond/charter/commitments")
+def confirm_commitments() -> ResponseReturnValue:
+    """The member accepts the minimum commitments."""
+    grant = respondent()
+    if grant is None:
+        return invalid_link()
+    if not ConfirmForm().validate():
+        return redirect(url_for("charter_respond.page"), code=303)
+    db = db_session()
+    try:
+        charters.confirm_commitments(db, grant.community_id, grant.person_id)
+    except DomainError as exc:
+        db.rollback()
+        flash(error_text(exc), "error")
+        return redirect(url_for("charter_respond.page"), code=303)
+    db.commit()
+    flash(_("Thank you: your commitments are recorded."), "success")
+    return redirect(url_for("charter_respond.page"), code=303)
+
+
+@bp.post("/respond/charter")
+@csrf.exempt  # ``resume`` is the proof (see the module's docstring)
+def answer() -> ResponseReturnValue:
+    """Save for later, or send: whatever is refused comes back with every answer as typed."""
+    grant = posted_grant()
+    if grant is None:
+        return invalid_link()
+    db = db_session()
+    answers = charters.answers_of(db, grant.community_id, grant.person_id)
+    form = _form(answers, formdata=request.form)
+    given = answers_from_form(form, answers.questionnaire.definition)
+    sending = request.form.get("action") == "send"
+    if sending and form.validate() and not any(str(v or "").strip() for v in given.values()):
+        return _render(
+            grant,
+            answers,
+            form,
+            400,
+            refusal=_("Answer at least one question before sending."),
+        )
+    try:
+        if sending and not form.errors:
+            charters.save_answers(db, grant.community_id, grant.person_id, given, complete=True)
+            db.commit()
+            flash(
+                _(
+                    "Thank you: your answers are sent. You can change them until the vote on the "
+                    "statements opens."
+                ),
+                "success",
+            )
+            return redirect(url_for("charter_respond.page"), code=303)
+        if not answers.sent:
+            charters.save_answers(db, grant.community_id, grant.person_id, given, complete=False)
+            db.commit()
+    except DomainError as exc:
+        db.rollback()
+        fresh = charters.answers_of(db, grant.community_id, grant.person_id)
+        return _render(grant, fresh, form, 409, refusal=error_text(exc))
+    if sending:
+        return _render(grant, answers, form, 400)
+    if answers.sent:  # sent meanwhile from another tab: nothing saved, all kept here
+        return _render(
+            grant,
+            answers,
+            form,
+            409,
+            refusal=_("Your answers are already sent: send them again to change them."),
+        )
+    flash(
+        _("Your answers are saved. To come back, use the link in your email, on any device."),
+        "success",
+    )
+    return redirect(url_for("charter_respond.page"), code=303)
+
+
+@bp.post("/respond/charter/autosave")
+@csrf.exempt  # ``resume`` is the proof (see the module's docstring)
+def autosave() -> ResponseReturnValue:
+    """What the page's script posts while the member types: the draft, never checked."""
+    grant = posted_grant()
+    if grant is None:
+        return jsonify({"saved": False}), 403
+    db = db_session()
+    answers = charters.answers_of(db, grant.community_id, grant.person_id)
+    form = _form(answers, formdata=request.form)
+    try:
+        saved_at = charters.save_answers(
+            db,
+            grant.community_id,
+            grant.person_id,
+            answers_from_form(form, answers.questionnaire.definition),
+            complete=False,
+        )
+    except DomainError as exc:
+        db.rollback()
+        return jsonify({"saved": False, "error": error_text(exc)}), 409
+    db.commit()
+    return jsonify({"saved": True, "saved_at": saved_at.isoformat()})
+
+
+@bp.post("/respond/charter/votes")
+def vote() -> ResponseReturnValue:
+    """Agree, disagree or pass on the statements: those chosen are recorded, the others wait."""
+    grant = respondent()
+    if grant is None:
+        return invalid_link()
+    if not ConfirmForm().validate():
+        return redirect(url_for("charter_respond.page"), code=303)
+    choices = {}
+    for name, value in request.form.items():
+        if name.startswith("vote-") and name[5:].isdigit():
+            choices[int(name[5:])] = value
+    db = db_session()
+    try:
+        recorded = statements.vote(db, grant.community_id, grant.person_id, choices)
+    except DomainError as exc:
+        db.rollback()
+        flash(error_text(exc), "error")
+        return redirect(url_for("charter_respond.page"), code=303)
+    db.commit()
+    if recorded:
+        flash(
+            _("Thank you: your votes are recorded. You can change them until the vote closes."),
+            "success",
+        )
+    else:
+        flash(_("Choose agree, disagree or pass on at least one statement."), "error")
+    return redirect(url_for("charter_respond.page", _anchor="votes-title"), code=303)
