@@ -12,6 +12,7 @@ import click
 from webapp.cli_applications import applications_group
 from webapp.cli_base import FORMATS, Context, domain_errors, emit, err, pass_ctx
 from webapp.cli_campaigns import campaigns_group
+from webapp.cli_charters import charter_group
 from webapp.cli_inbound import inbound_group
 from webapp.cli_meetings import meetings_group
 from webapp.db import Database
@@ -212,6 +213,7 @@ main.add_command(campaigns_group)
 main.add_command(inbound_group)
 main.add_command(applications_group)
 main.add_command(meetings_group)
+main.add_command(charter_group)
 
 
 # -- processes ----------------------------------------------------------------------------

@@ -104,6 +104,9 @@ class Campaign(Base):
     )
     # What a charter campaign asks: to answer the questionnaire, to vote, to consent.
     charter_stage: Mapped[str | None] = mapped_column(String(12), default=None)
+    # The statements a vote's email numbers, in its order (ids), fixed at launch: a reply's
+    # "3 d'accord" is about the third.
+    charter_statements: Mapped[list[int] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

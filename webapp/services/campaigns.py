@@ -33,7 +33,7 @@ from webapp.models import (
     utcnow,
 )
 
-from . import audiences, charters, meetings
+from . import audiences, charters, meetings, statements
 from .audiences import AudiencePlan
 from .errors import N_, DomainError, NotFound
 
@@ -451,10 +451,14 @@ def launch_campaign(
         session.refresh(campaign)
         return LaunchResult(campaign_id, 0, dict(campaign.excluded or {}), True)
     meetings.add_reminders(session, campaign, now=moment)  # an invitation's, before the meeting
+    numbered = None
+    if campaign.kind == CampaignKind.CHARTER and campaign.charter_stage == CharterStage.VOTING:
+        # The vote's email numbers the statements: a reply's numbers mean these.
+        numbered = [s.id for s in statements.numbered(session, campaign.community_id)]
     session.execute(
         update(Campaign)
         .where(Campaign.id == campaign_id)
-        .values(excluded=excluded, enqueued_at=moment)
+        .values(excluded=excluded, enqueued_at=moment, charter_statements=numbered)
     )
     session.add(
         AuditLog(

@@ -71,10 +71,11 @@ def generated_text(language: str, key: str, texts: list[str]) -> str:
     return str(body(key, [md(text) for text in texts])).strip()
 
 
-def title(community: Community) -> str:
-    """The charter's title in the community's language, as Markdown."""
+def title(community: Community, *, escaped: bool = True) -> str:
+    """The charter's title in the community's language: Markdown, or plain text."""
     module = _module(community.language)
-    return str(module.title(md(community.name))).strip()  # type: ignore[attr-defined]
+    name = md(community.name) if escaped else community.name
+    return str(module.title(name)).strip()  # type: ignore[attr-defined]
 
 
 def draft(session: Session, community_id: int) -> list[DraftSection]:
@@ -129,7 +130,7 @@ def set_text(
     if text is None:
         texts.pop(key, None)
     else:
-        clean = text.strip()
+        clean = text.replace("\r\n", "\n").strip()
         if len(clean) > MAX_SECTION:
             raise DomainError(N_("A section is at most %(count)d characters."), count=MAX_SECTION)
         texts[key] = clean

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from forms.questionnaires import localised
 from webapp.config import Config
-from webapp.i18n import pick_locale, translations_for
+from webapp.i18n import LOCALES, pick_locale, translations_for
 from webapp.mail import (
     CalendarPart,
     EmailRenderer,
@@ -42,9 +42,11 @@ from webapp.models import (
     Membership,
     Person,
     Poll,
+    Statement,
+    StatementState,
 )
 
-from . import charters, ics, meetings
+from . import charters, ics, meetings, statements
 from .campaigns import _campaign
 from .communities import sender_of
 from .errors import N_, NotFound
@@ -77,6 +79,8 @@ class MessageContext:
     poll: Poll | None = None  # what an availability request is about
     update: bool = False  # an invitation already went out for this meeting before this one
     attended: frozenset[int] = frozenset()  # who came to the meeting a follow-up is about
+    # A vote's statements as its email numbers them: (number, {locale: section heading}, text).
+    statements: list[tuple[int, dict[str, str], str]] = field(default_factory=list)
     skeletons: dict[tuple[Any, ...], _Skeleton | None] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -107,7 +111,34 @@ def context_for(session: Session, community: Community, campaign: Campaign) -> M
         # A personal notice (a seat freed up) is not an update of the meeting.
         update=earlier is not None and not (campaign.audience_filter or {}).get("people"),
         attended=attended,
+        statements=_numbered_statements(session, campaign),
     )
+
+
+def _numbered_statements(
+    session: Session, campaign: Campaign
+) -> list[tuple[int, dict[str, str], str]]:
+    """The statements a vote's email lists, numbered as fixed at launch (those merged or
+    removed since are left out; the numbers of the others stay)."""
+    if campaign.kind != CampaignKind.CHARTER or campaign.charter_stage != "voting":
+        return []
+    ids = campaign.charter_statements
+    if ids is None:  # a preview before launch: as they stand
+        ids = [s.id for s in statements.numbered(session, campaign.community_id)]
+    found = {
+        s.id: s
+        for s in session.scalars(select(Statement).where(Statement.id.in_(ids)))
+        if s.state == StatementState.ACTIVE
+    }
+    headings: dict[str, dict[str, str]] = {}
+    for locale in LOCALES:
+        for section in charters.sections(session, campaign.community_id, locale):
+            headings.setdefault(section.key, {})[locale] = section.heading
+    return [
+        (number, headings.get(found[i].section, {}), found[i].text)
+        for number, i in enumerate(ids, start=1)
+        if i in found
+    ]
 
 
 def _event_values(ctx: MessageContext, locale: str, zone_name: str) -> dict[str, Any]:
@@ -177,6 +208,10 @@ def _message_values(
         "commitment": community.commitment,
         "charter_stage": ctx.campaign.charter_stage or "",
         "attended": False,  # per recipient: see render_for
+        "statements": [
+            (number, headings.get(locale) or next(iter(headings.values()), ""), text)
+            for number, headings, text in ctx.statements
+        ],
         # The follow-up of the founding meeting asks each member to confirm these.
         "commitments": charters.commitment_lines(community)
         if ctx.campaign.kind == CampaignKind.CHARTER and ctx.campaign.meeting_id

@@ -8,6 +8,8 @@ and at least ``threshold`` percent of them agreed; passing counts for neither.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +32,7 @@ from webapp.models import (
 )
 
 from . import statement_text
-from .charters import FOUNDING_GROUP, charter_of, sent_answers
+from .charters import FOUNDING_GROUP, charter_of, sections, sent_answers
 from .errors import N_, DomainError, NotFound
 from .memberships import membership_of
 
@@ -410,3 +412,85 @@ def close_vote(session: Session, community_id: int, *, actor: str) -> int:
     charter.stage = CharterStage.AMENDING
     _audit(session, community_id, actor, "vote_closed", {"reached": reached})
     return reached
+
+
+# -- voting by email -----------------------------------------------------------------------------
+
+
+def numbered(session: Session, community_id: int) -> list[Statement]:
+    """The active statements in the charter's section order, as an email numbers them."""
+    order = {s.key: i for i, s in enumerate(sections(session, community_id, "fr"))}
+    found = statements_of(session, community_id)
+    return sorted(found, key=lambda s: (order.get(s.section, len(order)), s.position, s.id))
+
+
+def _fold(text: str) -> str:
+    """Casefolded, accents and typographic apostrophes out, spaces single."""
+    plain = unicodedata.normalize("NFKD", text.casefold().replace("’", "'"))
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    return " ".join(plain.split())
+
+
+# What a reply's line says, once folded; the longest words are tried first.
+VOTE_WORDS = {
+    Vote.DISAGREE: (
+        "pas d'accord",
+        "pas daccord",
+        "desaccord",
+        "disagree",
+        "contre",
+        "non",
+        "no",
+        "-1",
+        "-",
+    ),
+    Vote.AGREE: ("d'accord", "daccord", "accord", "agree", "oui", "pour", "yes", "ok", "+1", "+"),
+    Vote.PASS: ("je passe", "passe", "pass", "abstention", "skip", "0", "?"),
+}
+_VOTE_LINE = re.compile(
+    r"^\s*(?P<numbers>\d{1,3}(?:\s*(?:,|;|&|\bet\b|\band\b)\s*\d{1,3})*)\s*[.):=–—-]?\s*"
+    r"(?P<word>.+?)\s*[.!]*\s*$"
+)
+
+
+def parse_votes(text: str) -> tuple[dict[int, str], list[str]]:
+    """Votes in a reply, one line each: ``3 d'accord``, ``4: non``, ``1, 2 et 5 : je passe``.
+    Returns {statement number: vote} and the other non-empty lines."""
+    votes: dict[int, str] = {}
+    rest: list[str] = []
+    words = {_fold(word): vote for vote, options in VOTE_WORDS.items() for word in options}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        match = _VOTE_LINE.match(line)
+        vote = words.get(_fold(match["word"])) if match else None
+        if match is None or vote is None:
+            rest.append(line.strip())
+            continue
+        for number in re.findall(r"\d{1,3}", match["numbers"]):
+            votes[int(number)] = vote
+    return votes, rest
+
+
+def vote_by_email(
+    session: Session, community_id: int, person_id: int, numbers: list[int], text: str
+) -> tuple[int, list[str]]:
+    """Apply the votes of a reply to the email that numbered ``numbers`` (statement ids in the
+    email's order). A statement merged since counts for the one it went into; one removed, or a
+    number the email did not show, is left out. Returns how many were recorded, and what was not
+    understood (for the coordinators)."""
+    found, rest = parse_votes(text)
+    choices: dict[int, str] = {}
+    for number, choice in sorted(found.items()):
+        if not 1 <= number <= len(numbers):
+            rest.append(str(number))
+            continue
+        statement = session.get(Statement, numbers[number - 1])
+        while statement is not None and statement.state == StatementState.MERGED:
+            statement = session.get(Statement, statement.merged_into_id or 0)
+        if statement is None or statement.state != StatementState.ACTIVE:
+            rest.append(str(number))
+            continue
+        choices[statement.id] = choice
+    recorded = vote(session, community_id, person_id, choices, source="email") if choices else 0
+    return recorded, rest

@@ -15,6 +15,8 @@ def register_blueprints(app: Flask, config: Config) -> None:
         apply,
         auth,
         campaigns,
+        charter_adoption,
+        charter_public,
         charter_respond,
         charter_statements,
         charters,
@@ -43,6 +45,8 @@ def register_blueprints(app: Flask, config: Config) -> None:
     app.register_blueprint(charter_respond.bp)
     app.register_blueprint(charters.bp)
     app.register_blueprint(charter_statements.bp)
+    app.register_blueprint(charter_adoption.bp)
+    app.register_blueprint(charter_public.bp)
     app.register_blueprint(meetings.bp)
     app.register_blueprint(polls.bp)
     app.register_blueprint(inbound.bp)

@@ -19,7 +19,15 @@ from forms.questionnaires import answers_from_form, build_form_class, form_data,
 from webapp.extensions import csrf, db_session
 from webapp.i18n import reader_locale
 from webapp.models import CharterStage, Meeting, Statement
-from webapp.services import apply, charter_draft, charters, statements, tokens
+from webapp.services import (
+    amendments,
+    apply,
+    charter_draft,
+    charter_versions,
+    charters,
+    statements,
+    tokens,
+)
 from webapp.services.errors import DomainError
 from webapp.services.memberships import membership_of
 
@@ -51,12 +59,14 @@ def _render(
     status: int = 200,
     *,
     refusal: str = "",
+    typed: dict[str, str] | None = None,
 ) -> Any:
     community, person = community_and_person(grant)
     db = db_session()
     membership = membership_of(db, community.id, person.id)
     charter = charters.charter_of(db, community.id)
     voting = charter.stage == CharterStage.VOTING
+    later = charter.stage in (CharterStage.AMENDING, CharterStage.CONSENT, CharterStage.ADOPTED)
     return render_template(
         "charter/respond.html",
         community=community,
@@ -77,9 +87,14 @@ def _render(
         sections=charters.sections(db, community.id, reader_locale()),
         statements=_by_section(community.id) if voting else {},
         votes=statements.votes_of(db, community.id, person.id) if voting else {},
-        draft=charter_draft.draft(db, community.id)
-        if charter.stage != CharterStage.COLLECTING and not voting
+        draft=charter_draft.draft(db, community.id) if later else [],
+        amendments=amendments.amendments_of(db, community.id, reader=person.id)
+        if charter.stage == CharterStage.AMENDING
         else [],
+        consent=charter_versions.consent_state(db, community.id)
+        if charter.stage == CharterStage.CONSENT
+        else None,
+        typed=typed or {},
     ), status
 
 
@@ -238,3 +253,102 @@ def vote() -> ResponseReturnValue:
     else:
         flash(_("Choose agree, disagree or pass on at least one statement."), "error")
     return redirect(url_for("charter_respond.page", _anchor="votes-title"), code=303)
+
+
+def _back(anchor: str | None = None) -> ResponseReturnValue:
+    return redirect(url_for("charter_respond.page", _anchor=anchor), code=303)
+
+
+@bp.post("/respond/charter/amendments")
+def propose_amendment() -> ResponseReturnValue:
+    """A member proposes a new text for one section; refused, what they typed comes back."""
+    grant = respondent()
+    if grant is None:
+        return invalid_link()
+    if not ConfirmForm().validate():
+        return _back()
+    db = db_session()
+    section = request.form.get("section", "")
+    try:
+        amendments.propose(
+            db,
+            grant.community_id,
+            section,
+            request.form.get("text", ""),
+            request.form.get("reason", ""),
+            person_id=grant.person_id,
+            actor=f"person:{grant.person_id}",
+        )
+    except DomainError as exc:
+        db.rollback()
+        answers = charters.answers_of(db, grant.community_id, grant.person_id)
+        return _render(
+            grant,
+            answers,
+            _form(answers),
+            400,
+            refusal=error_text(exc),
+            typed={"section": section, **request.form},
+        )
+    db.commit()
+    flash(_("Your amendment is proposed: the members will accept or reject it."), "success")
+    return _back("amendments-title")
+
+
+@bp.post("/respond/charter/amendments/<int:amendment_id>")
+def answer_amendment(amendment_id: int) -> ResponseReturnValue:
+    """Accept or reject an amendment, or withdraw one's own."""
+    grant = respondent()
+    if grant is None:
+        return invalid_link()
+    if not ConfirmForm().validate():
+        return _back()
+    db = db_session()
+    choice = request.form.get("answer", "")
+    try:
+        if choice == "withdraw":
+            amendments.withdraw(db, grant.community_id, amendment_id, grant.person_id)
+        elif choice in ("accept", "reject"):
+            amendments.vote(
+                db, grant.community_id, amendment_id, grant.person_id, choice == "accept"
+            )
+        else:
+            return _back()
+    except DomainError as exc:
+        db.rollback()
+        flash(error_text(exc), "error")
+        return _back(f"amendment-{amendment_id}")
+    db.commit()
+    flash(_("Your answer is recorded."), "success")
+    return _back(f"amendment-{amendment_id}")
+
+
+@bp.post("/respond/charter/consent")
+def consent() -> ResponseReturnValue:
+    """Consent to the whole charter, or object with a reason."""
+    grant = respondent()
+    if grant is None:
+        return invalid_link()
+    if not ConfirmForm().validate():
+        return _back()
+    db = db_session()
+    try:
+        charter_versions.answer(
+            db,
+            grant.community_id,
+            grant.person_id,
+            request.form.get("answer", ""),
+            request.form.get("reason", ""),
+        )
+    except DomainError as exc:
+        db.rollback()
+        answers = charters.answers_of(db, grant.community_id, grant.person_id)
+        return _render(
+            grant, answers, _form(answers), 400, refusal=error_text(exc), typed=dict(request.form)
+        )
+    db.commit()
+    flash(
+        _("Thank you: your answer is recorded. You can change it until the charter is adopted."),
+        "success",
+    )
+    return _back("consent-title")

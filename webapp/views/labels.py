@@ -77,10 +77,13 @@ INBOUND_ACTIONS = {
     "bounced": _l("Delivery marked as bounced"),
     "suppressed": _l("Address suppressed (bounces)"),
     "delayed": _l("Delivery delayed, nothing changed"),
+    "charter_votes": _l("Votes on the charter's statements recorded"),
     "": _l("No action"),
 }
 INBOUND_REASONS = {
     "text": _l("read from the new text of the reply"),
+    "votes": _l("votes on the charter's statements, by number"),
+    "votes_closed": _l("votes sent after the vote closed"),
     "mailto": _l("sent to the unsubscribe address"),
     "imip": _l("a calendar answer (iMIP)"),
     "hard": _l("permanent failure"),
@@ -113,6 +116,14 @@ def _lookup(table: dict[str, object]) -> Callable[[str], str]:
     return lambda key: str(table.get(key, key))
 
 
+AMENDMENT_STATES = {
+    "open": _l("open"),
+    "accepted": _l("accepted"),
+    "rejected": _l("rejected"),
+    "withdrawn": _l("withdrawn"),
+}
+
+
 def label_helpers() -> dict[str, Callable[[str], str]]:
     """The template functions that turn stored values into words."""
     return {
@@ -127,4 +138,5 @@ def label_helpers() -> dict[str, Callable[[str], str]]:
         "action_label": lambda key: str(INBOUND_ACTIONS.get(key or "", key)),
         "reason_label": _lookup(INBOUND_REASONS),
         "criterion_source_label": _lookup(CRITERION_SOURCES),
+        "amendment_state_label": _lookup(AMENDMENT_STATES),
     }

@@ -235,6 +235,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
         batch_op.add_column(sa.Column("charter_stage", sa.String(length=12), nullable=True))
+        batch_op.add_column(sa.Column("charter_statements", sa.JSON(), nullable=True))
 
     with op.batch_alter_table("memberships", schema=None) as batch_op:
         batch_op.add_column(
@@ -247,6 +248,7 @@ def downgrade() -> None:
         batch_op.drop_column("commitments_confirmed_at")
 
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.drop_column("charter_statements")
         batch_op.drop_column("charter_stage")
 
     with op.batch_alter_table("statement_votes", schema=None) as batch_op:

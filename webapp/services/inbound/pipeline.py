@@ -29,6 +29,8 @@ from webapp.config import Config
 from webapp.models import (
     AuditLog,
     Campaign,
+    CampaignKind,
+    CharterStage,
     Community,
     Delivery,
     InboundKind,
@@ -40,6 +42,7 @@ from webapp.models import (
     Person,
     utcnow,
 )
+from webapp.services import statements
 from webapp.services.errors import N_, DomainError
 
 from .actions import apply_bounce, apply_intent
@@ -344,6 +347,8 @@ def _read_and_apply(
 
     text, inline = reply_text(message)
     row.text = mask_links(text)[:2000]
+    if _charter_votes(session, row, ctx, text):
+        return
     kind = ctx.campaign.kind if ctx.campaign else "recruitment"
     reading = read_intent(row.text, kind)
     row.intent = reading.intent
@@ -355,6 +360,40 @@ def _read_and_apply(
         reason="text",
     )
     _attributed_or_flagged(session, row, ctx, attribution, reading.intent, reading.unsubscribe)
+
+
+def _charter_votes(session: Session, row: InboundMessage, ctx: _Context, text: str) -> bool:
+    """A reply to the charter's vote that votes ("3 d'accord"): recorded; the rest of what it
+    says, if anything, waits for a coordinator. False when the reply holds no vote."""
+    campaign, membership = ctx.campaign, ctx.membership
+    if (
+        campaign is None
+        or membership is None
+        or campaign.kind != CampaignKind.CHARTER
+        or campaign.charter_stage != CharterStage.VOTING
+    ):
+        return False
+    try:
+        with session.begin_nested():
+            recorded, rest = statements.vote_by_email(
+                session,
+                campaign.community_id,
+                membership.person_id,
+                list(campaign.charter_statements or []),
+                text,
+            )
+    except DomainError:  # the vote closed meanwhile: a coordinator reads it
+        _classified(row, InboundKind.REPLY, reason="votes_closed")
+        row.needs_review = True
+        return True
+    if not recorded:
+        return False
+    _classified(row, InboundKind.REPLY, reason="votes")
+    row.confidence = 1.0
+    row.action = "charter_votes"
+    row.needs_review = bool(rest)
+    audit(session, row, f"inbound:{row.id}", "inbound.charter_votes")
+    return True
 
 
 def _classified(row: InboundMessage, kind: str, *, reason: str) -> None:
