@@ -8,6 +8,8 @@ still saved (nothing is lost), and no other site can post it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from flask import (
@@ -167,19 +169,26 @@ def answer() -> ResponseReturnValue:
 @csrf.exempt  # ``resume`` is the proof (see the module's docstring)
 def autosave() -> ResponseReturnValue:
     """What the page's script posts while the person types: the draft, never checked."""
+
+    def save(grant: tokens.TokenGrant) -> datetime:
+        db = db_session()
+        draft = apply.draft(db, grant.community_id, grant.person_id)
+        form = _form(draft, formdata=request.form)
+        answers = answers_from_form(form, draft.questionnaire.definition)
+        return apply.save_draft(db, grant.community_id, grant.person_id, answers)
+
+    return autosaved(save)
+
+
+def autosaved(save: Callable[[tokens.TokenGrant], datetime]) -> ResponseReturnValue:
+    """An autosave's answer to the page's script: ``save`` the draft of the posted grant, and
+    say when, or why not (a refusal is shown, the typing kept on the page)."""
     grant = posted_grant()
     if grant is None:
         return jsonify({"saved": False}), 403
     db = db_session()
-    draft = apply.draft(db, grant.community_id, grant.person_id)
-    form = _form(draft, formdata=request.form)
     try:
-        saved_at = apply.save_draft(
-            db,
-            grant.community_id,
-            grant.person_id,
-            answers_from_form(form, draft.questionnaire.definition),
-        )
+        saved_at = save(grant)
     except DomainError as exc:
         db.rollback()
         return jsonify({"saved": False, "error": error_text(exc)}), 409

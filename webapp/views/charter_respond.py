@@ -8,9 +8,10 @@ typed while the session expired is still saved.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
@@ -31,7 +32,7 @@ from webapp.services import (
 from webapp.services.errors import DomainError
 from webapp.services.memberships import membership_of
 
-from .apply import posted_grant, resume_value
+from .apply import autosaved, posted_grant, resume_value
 from .errors import error_text
 from .respond import community_and_person, invalid_link, respondent
 
@@ -204,55 +205,15 @@ def answer() -> ResponseReturnValue:
 @csrf.exempt  # ``resume`` is the proof (see the module's docstring)
 def autosave() -> ResponseReturnValue:
     """What the page's script posts while the member types: the draft, never checked."""
-    grant = posted_grant()
-    if grant is None:
-        return jsonify({"saved": False}), 403
-    db = db_session()
-    answers = charters.answers_of(db, grant.community_id, grant.person_id)
-    form = _form(answers, formdata=request.form)
-    try:
-        saved_at = charters.save_answers(
-            db,
-            grant.community_id,
-            grant.person_id,
-            answers_from_form(form, answers.questionnaire.definition),
-            complete=False,
-        )
-    except DomainError as exc:
-        db.rollback()
-        return jsonify({"saved": False, "error": error_text(exc)}), 409
-    db.commit()
-    return jsonify({"saved": True, "saved_at": saved_at.isoformat()})
 
+    def save(grant: tokens.TokenGrant) -> datetime:
+        db = db_session()
+        answers = charters.answers_of(db, grant.community_id, grant.person_id)
+        form = _form(answers, formdata=request.form)
+        given = answers_from_form(form, answers.questionnaire.definition)
+        return charters.save_answers(db, grant.community_id, grant.person_id, given, complete=False)
 
-@bp.post("/respond/charter/votes")
-def vote() -> ResponseReturnValue:
-    """Agree, disagree or pass on the statements: those chosen are recorded, the others wait."""
-    grant = respondent()
-    if grant is None:
-        return invalid_link()
-    if not ConfirmForm().validate():
-        return redirect(url_for("charter_respond.page"), code=303)
-    choices = {}
-    for name, value in request.form.items():
-        if name.startswith("vote-") and name[5:].isdigit():
-            choices[int(name[5:])] = value
-    db = db_session()
-    try:
-        recorded = statements.vote(db, grant.community_id, grant.person_id, choices)
-    except DomainError as exc:
-        db.rollback()
-        flash(error_text(exc), "error")
-        return redirect(url_for("charter_respond.page"), code=303)
-    db.commit()
-    if recorded:
-        flash(
-            _("Thank you: your votes are recorded. You can change them until the vote closes."),
-            "success",
-        )
-    else:
-        flash(_("Choose agree, disagree or pass on at least one statement."), "error")
-    return redirect(url_for("charter_respond.page", _anchor="votes-title"), code=303)
+    return autosaved(save)
 
 
 def _back(anchor: str | None = None) -> ResponseReturnValue:
