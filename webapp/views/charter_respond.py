@@ -216,6 +216,36 @@ def autosave() -> ResponseReturnValue:
     return autosaved(save)
 
 
+@bp.post("/respond/charter/votes")
+def vote() -> ResponseReturnValue:
+    """Agree, disagree or pass on the statements: those chosen are recorded, the others wait."""
+    grant = respondent()
+    if grant is None:
+        return invalid_link()
+    if not ConfirmForm().validate():
+        return redirect(url_for("charter_respond.page"), code=303)
+    choices = {}
+    for name, value in request.form.items():
+        if name.startswith("vote-") and name[5:].isdigit():
+            choices[int(name[5:])] = value
+    db = db_session()
+    try:
+        recorded = statements.vote(db, grant.community_id, grant.person_id, choices)
+    except DomainError as exc:
+        db.rollback()
+        flash(error_text(exc), "error")
+        return redirect(url_for("charter_respond.page"), code=303)
+    db.commit()
+    if recorded:
+        flash(
+            _("Thank you: your votes are recorded. You can change them until the vote closes."),
+            "success",
+        )
+    else:
+        flash(_("Choose agree, disagree or pass on at least one statement."), "error")
+    return redirect(url_for("charter_respond.page", _anchor="votes-title"), code=303)
+
+
 def _back(anchor: str | None = None) -> ResponseReturnValue:
     return redirect(url_for("charter_respond.page", _anchor=anchor), code=303)
 
