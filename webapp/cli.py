@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from webapp.cli_activities import activities_group
 from webapp.cli_applications import applications_group
 from webapp.cli_base import FORMATS, Context, domain_errors, emit, err, pass_ctx
 from webapp.cli_campaigns import campaigns_group
@@ -214,6 +215,7 @@ main.add_command(inbound_group)
 main.add_command(applications_group)
 main.add_command(meetings_group)
 main.add_command(charter_group)
+main.add_command(activities_group)
 
 
 # -- processes ----------------------------------------------------------------------------

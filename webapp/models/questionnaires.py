@@ -18,6 +18,7 @@ class QuestionnaireKind(enum.StrEnum):
     INTEREST = "interest"
     APPLICATION = "application"  # the volunteer application, scored by the rubric
     CHARTER = "charter"  # the members' answers the charter is drafted from
+    NEEDS = "needs"  # the activities members want, how often and when: the rhythm's source
 
 
 class ResponseChannel(enum.StrEnum):

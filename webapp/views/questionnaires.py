@@ -33,6 +33,7 @@ KIND_NAMES = {
     QuestionnaireKind.INTEREST.value: _l("The interest questionnaire"),
     QuestionnaireKind.APPLICATION.value: _l("The application questionnaire"),
     QuestionnaireKind.CHARTER.value: _l("The charter questionnaire"),
+    QuestionnaireKind.NEEDS.value: _l("The needs and availability survey"),
 }
 EDITORS = (Role.ADMIN, Role.COORDINATOR)
 
