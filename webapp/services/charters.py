@@ -26,6 +26,8 @@ from webapp.models import (
     CharterConsent,
     CharterStage,
     Community,
+    Meeting,
+    MeetingState,
     Membership,
     MembershipState,
     Questionnaire,
@@ -385,3 +387,67 @@ def reminder_refusals(
     else:
         done = set()
     return done & person_ids, False
+
+
+# -- what the coordinators' pages count ----------------------------------------------------------
+
+
+def founding_group_size(session: Session, community_id: int) -> int:
+    """How many people the charter asks: the selected and the members."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.community_id == community_id, Membership.state.in_(FOUNDING_GROUP))
+        )
+        or 0
+    )
+
+
+def answers_per_section(answered: list[tuple[int, dict[str, Any]]]) -> dict[str, int]:
+    """How many of these sent answers say something in each section."""
+    counts: dict[str, int] = {}
+    for _person, answers in answered:
+        for key, value in answers.items():
+            if str(value or "").strip():
+                counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+# -- the follow-up of the founding meeting -------------------------------------------------------
+
+
+def follow_up_refusal(meeting: Meeting, now: datetime | None = None) -> str | None:
+    """Why a meeting cannot be followed up yet (a message id), or None."""
+    if meeting.state == MeetingState.CANCELLED:
+        return N_("This meeting is cancelled: there is nothing to follow up.")
+    if meeting.starts_at > (now or utcnow()):
+        return N_("The follow-up goes once the meeting has taken place.")
+    return None
+
+
+def set_commitments(
+    session: Session, community_id: int, text: str, *, meeting_id: int, actor: str
+) -> None:
+    """The minimum commitments agreed at a meeting become the community's."""
+    community = session.get(Community, community_id)
+    if community is None:
+        raise NotFound(N_("No such community."))
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None or meeting.community_id != community_id:
+        raise NotFound(N_("No such meeting in this community."))
+    refusal = follow_up_refusal(meeting)
+    if refusal:
+        raise DomainError(refusal)
+    clean = text.strip()
+    if clean == community.commitment:
+        return
+    community.commitment = clean
+    session.add(
+        AuditLog(
+            community_id=community_id,
+            actor=actor,
+            action="community.commitments_changed",
+            details={"meeting": meeting_id},
+        )
+    )

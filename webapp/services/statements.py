@@ -22,6 +22,7 @@ from webapp.models import (
     AuditLog,
     Charter,
     CharterStage,
+    Person,
     Statement,
     StatementOrigin,
     StatementState,
@@ -180,6 +181,22 @@ def tallies(session: Session, community_id: int) -> dict[int, Tally]:
     return result
 
 
+def wordings(session: Session, community_id: int) -> dict[int, list[tuple[str, str]]]:
+    """Who wrote each active statement, and in which words: {statement id: [(name, words)]}."""
+    active = select(Statement.id).where(
+        Statement.community_id == community_id, Statement.state == StatementState.ACTIVE
+    )
+    found: dict[int, list[tuple[str, str]]] = {}
+    for statement_id, person, wording in session.execute(
+        select(StatementSupport.statement_id, Person, StatementSupport.wording)
+        .join(Person, Person.id == StatementSupport.person_id)
+        .where(StatementSupport.statement_id.in_(active))
+        .order_by(Person.last_name, Person.first_name)
+    ):
+        found.setdefault(statement_id, []).append((person.display_name, wording))
+    return found
+
+
 def votes_of(session: Session, community_id: int, person_id: int) -> dict[int, str]:
     """A member's votes, by statement."""
     rows = session.execute(
@@ -294,8 +311,9 @@ def remove(session: Session, community_id: int, statement_id: int, *, actor: str
 def merge(
     session: Session, community_id: int, statement_ids: list[int], text: str, *, actor: str
 ) -> int:
-    """Merge statements into the first one, worded ``text``: its supporters are all of theirs;
-    votes are kept where they agree, and where they differ the member votes again."""
+    """Merge statements into the first one, worded ``text`` (empty: the first one's wording):
+    its supporters are all of theirs; votes are kept where they agree, and where they differ
+    the member votes again."""
     charter = charter_of(session, community_id)
     _check_stage(charter, CharterStage.VOTING)
     ids = list(dict.fromkeys(statement_ids))
@@ -305,7 +323,7 @@ def merge(
     if len({s.section for s in found}) > 1:
         raise DomainError(N_("Only statements of the same section can be merged."))
     target, others = found[0], found[1:]
-    clean = _clean_text(text)
+    clean = _clean_text(text or target.text)
     supporters: dict[int, str] = {}
     for statement in found:
         for person_id, wording in session.execute(

@@ -6,12 +6,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, render_template, request
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
-from sqlalchemy import select
 
 from webapp.extensions import db_session
 from webapp.mail import markdown_to_html
 from webapp.models import Community
-from webapp.services import charter_draft, charter_versions
+from webapp.services import charter_draft, charter_versions, communities
 from webapp.services.errors import NotFound
 
 bp = Blueprint("charter_public", __name__)
@@ -23,10 +22,10 @@ TYPES = {
 
 
 def _community(slug: str) -> Community:
-    found = db_session().scalar(select(Community).where(Community.slug == slug))
-    if found is None:
+    try:
+        return communities.get_community_by_slug(db_session(), slug)
+    except NotFound:
         abort(404)
-    return found
 
 
 def _number() -> int | None:

@@ -8,12 +8,14 @@ typed while the session expired is still saved.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 
 from forms.public import ConfirmForm
 from forms.questionnaires import answers_from_form, build_form_class, form_data, localised
@@ -125,24 +127,53 @@ def page() -> ResponseReturnValue:
     return _render(grant, answers, _form(answers))
 
 
-@bp.post("/respond/charter/commitments")
-def confirm_commitments() -> ResponseReturnValue:
-    """The member accepts the minimum commitments."""
+def _act(
+    change: Callable[[Session, tokens.TokenGrant], object],
+    done: str,
+    anchor: str | None = None,
+    *,
+    keep_typed: bool = False,
+) -> ResponseReturnValue:
+    """A member's change from a form of the page (with its CSRF token): made and thanked with
+    ``done``, or refused, the refusal shown with what they typed (``keep_typed``) or flashed."""
     grant = respondent()
     if grant is None:
         return invalid_link()
     if not ConfirmForm().validate():
-        return redirect(url_for("charter_respond.page"), code=303)
+        return _back()
     db = db_session()
     try:
-        charters.confirm_commitments(db, grant.community_id, grant.person_id)
+        change(db, grant)
     except DomainError as exc:
         db.rollback()
+        if keep_typed:
+            answers = charters.answers_of(db, grant.community_id, grant.person_id)
+            return _render(
+                grant,
+                answers,
+                _form(answers),
+                400,
+                refusal=error_text(exc),
+                typed=dict(request.form),
+            )
         flash(error_text(exc), "error")
-        return redirect(url_for("charter_respond.page"), code=303)
+        return _back(anchor)
     db.commit()
-    flash(_("Thank you: your commitments are recorded."), "success")
-    return redirect(url_for("charter_respond.page"), code=303)
+    flash(done, "success")
+    return _back(anchor)
+
+
+def _back(anchor: str | None = None) -> ResponseReturnValue:
+    return redirect(url_for("charter_respond.page", _anchor=anchor), code=303)
+
+
+@bp.post("/respond/charter/commitments")
+def confirm_commitments() -> ResponseReturnValue:
+    """The member accepts the minimum commitments."""
+    return _act(
+        lambda db, grant: charters.confirm_commitments(db, grant.community_id, grant.person_id),
+        _("Thank you: your commitments are recorded."),
+    )
 
 
 @bp.post("/respond/charter")
@@ -246,100 +277,52 @@ def vote() -> ResponseReturnValue:
     return redirect(url_for("charter_respond.page", _anchor="votes-title"), code=303)
 
 
-def _back(anchor: str | None = None) -> ResponseReturnValue:
-    return redirect(url_for("charter_respond.page", _anchor=anchor), code=303)
-
-
 @bp.post("/respond/charter/amendments")
 def propose_amendment() -> ResponseReturnValue:
     """A member proposes a new text for one section; refused, what they typed comes back."""
-    grant = respondent()
-    if grant is None:
-        return invalid_link()
-    if not ConfirmForm().validate():
-        return _back()
-    db = db_session()
-    section = request.form.get("section", "")
-    try:
-        amendments.propose(
+    return _act(
+        lambda db, grant: amendments.propose(
             db,
             grant.community_id,
-            section,
+            request.form.get("section", ""),
             request.form.get("text", ""),
             request.form.get("reason", ""),
             person_id=grant.person_id,
             actor=f"person:{grant.person_id}",
-        )
-    except DomainError as exc:
-        db.rollback()
-        answers = charters.answers_of(db, grant.community_id, grant.person_id)
-        return _render(
-            grant,
-            answers,
-            _form(answers),
-            400,
-            refusal=error_text(exc),
-            typed={"section": section, **request.form},
-        )
-    db.commit()
-    flash(_("Your amendment is proposed: the members will accept or reject it."), "success")
-    return _back("amendments-title")
+        ),
+        _("Your amendment is proposed: the members will accept or reject it."),
+        "amendments-title",
+        keep_typed=True,
+    )
 
 
 @bp.post("/respond/charter/amendments/<int:amendment_id>")
 def answer_amendment(amendment_id: int) -> ResponseReturnValue:
     """Accept or reject an amendment, or withdraw one's own."""
-    grant = respondent()
-    if grant is None:
-        return invalid_link()
-    if not ConfirmForm().validate():
-        return _back()
-    db = db_session()
     choice = request.form.get("answer", "")
-    try:
+
+    def change(db: Session, grant: tokens.TokenGrant) -> None:
         if choice == "withdraw":
             amendments.withdraw(db, grant.community_id, amendment_id, grant.person_id)
         elif choice in ("accept", "reject"):
-            amendments.vote(
-                db, grant.community_id, amendment_id, grant.person_id, choice == "accept"
-            )
-        else:
-            return _back()
-    except DomainError as exc:
-        db.rollback()
-        flash(error_text(exc), "error")
-        return _back(f"amendment-{amendment_id}")
-    db.commit()
-    flash(_("Your answer is recorded."), "success")
-    return _back(f"amendment-{amendment_id}")
+            accept = choice == "accept"
+            amendments.vote(db, grant.community_id, amendment_id, grant.person_id, accept)
+
+    return _act(change, _("Your answer is recorded."), f"amendment-{amendment_id}")
 
 
 @bp.post("/respond/charter/consent")
 def consent() -> ResponseReturnValue:
     """Consent to the whole charter, or object with a reason."""
-    grant = respondent()
-    if grant is None:
-        return invalid_link()
-    if not ConfirmForm().validate():
-        return _back()
-    db = db_session()
-    try:
-        charter_versions.answer(
+    return _act(
+        lambda db, grant: charter_versions.answer(
             db,
             grant.community_id,
             grant.person_id,
             request.form.get("answer", ""),
             request.form.get("reason", ""),
-        )
-    except DomainError as exc:
-        db.rollback()
-        answers = charters.answers_of(db, grant.community_id, grant.person_id)
-        return _render(
-            grant, answers, _form(answers), 400, refusal=error_text(exc), typed=dict(request.form)
-        )
-    db.commit()
-    flash(
+        ),
         _("Thank you: your answer is recorded. You can change it until the charter is adopted."),
-        "success",
+        "consent-title",
+        keep_typed=True,
     )
-    return _back("consent-title")

@@ -8,12 +8,11 @@ from flask import Blueprint, abort, flash, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import login_required
-from sqlalchemy import select
 
 from forms.public import ConfirmForm
 from webapp.extensions import db_session
 from webapp.i18n import reader_locale
-from webapp.models import CharterStage, Person, StatementSupport
+from webapp.models import CharterStage
 from webapp.services import charter_draft, charters, statements
 from webapp.services.errors import DomainError
 
@@ -52,21 +51,6 @@ def statements_page(slug: str) -> ResponseReturnValue:
     grouped: dict[str, list[statements.Statement]] = {}
     for statement in statements.statements_of(session, community.id):
         grouped.setdefault(statement.section, []).append(statement)
-    wordings: dict[int, list[tuple[str, str]]] = {}
-    for statement_id, name_first, name_last, email, wording in session.execute(
-        select(
-            StatementSupport.statement_id,
-            Person.first_name,
-            Person.last_name,
-            Person.email,
-            StatementSupport.wording,
-        )
-        .join(Person, Person.id == StatementSupport.person_id)
-        .where(StatementSupport.statement_id.in_(tallies))
-        .order_by(Person.last_name, Person.first_name)
-    ):
-        name = f"{name_first} {name_last}".strip() or email
-        wordings.setdefault(statement_id, []).append((name, wording))
     page = render_template(
         "charter/statements.html",
         community=community,
@@ -75,7 +59,7 @@ def statements_page(slug: str) -> ResponseReturnValue:
         sections=charters.sections(session, community.id, reader_locale()),
         grouped=grouped,
         tallies=tallies,
-        wordings=wordings,
+        wordings=statements.wordings(session, community.id),
         answered=charters.answered_count(session, community.id),
         draft=charter_draft.draft(session, community.id)
         if charter.stage != CharterStage.COLLECTING
@@ -173,11 +157,10 @@ def merge(slug: str) -> ResponseReturnValue:
     community = community_or_404(slug)
     _checked()
     ids = [int(v) for v in request.form.getlist("statement") if v.isdigit()]
-    text = request.form.get("text", "")
     try:
-        if not text.strip() and ids:
-            text = statements.statement_of(db_session(), community.id, ids[0]).text
-        target = statements.merge(db_session(), community.id, ids, text, actor=actor())
+        target = statements.merge(
+            db_session(), community.id, ids, request.form.get("text", "").strip(), actor=actor()
+        )
     except DomainError as exc:
         return _refused(slug, exc)
     return _done(slug, _("Statements merged."), f"statement-{target}")

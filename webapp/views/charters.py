@@ -8,21 +8,16 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from forms.charters import FollowUpForm
 from forms.public import ConfirmForm
 from webapp.extensions import db_session
 from webapp.i18n import reader_locale
 from webapp.models import (
-    AuditLog,
     CampaignKind,
     CharterStage,
-    Community,
     Meeting,
-    MeetingState,
-    Membership,
-    utcnow,
 )
 from webapp.services import charters, meetings
 from webapp.services.errors import DomainError
@@ -48,20 +43,6 @@ SEND_LABELS = {
 }
 
 
-def _founding_group(community: Community) -> int:
-    return (
-        db_session().scalar(
-            select(func.count())
-            .select_from(Membership)
-            .where(
-                Membership.community_id == community.id,
-                Membership.state.in_(charters.FOUNDING_GROUP),
-            )
-        )
-        or 0
-    )
-
-
 @bp.get("")
 @login_required
 def index(slug: str) -> ResponseReturnValue:
@@ -71,11 +52,6 @@ def index(slug: str) -> ResponseReturnValue:
     charter = charters.charter_of(session, community.id)
     locale = reader_locale()
     answered = charters.sent_answers(session, community.id)
-    per_section: dict[str, int] = {}
-    for _person, answers in answered:
-        for key, value in answers.items():
-            if str(value or "").strip():
-                per_section[key] = per_section.get(key, 0) + 1
     page = render_template(
         "charter/index.html",
         community=community,
@@ -83,12 +59,12 @@ def index(slug: str) -> ResponseReturnValue:
         stage_name=STAGES[CharterStage(charter.stage)],
         stages=CharterStage,
         sections=charters.sections(session, community.id, locale),
-        per_section=per_section,
+        per_section=charters.answers_per_section(answered),
         optional={
             key: charters.heading(key, locale)
             for key in charters.missing_optional(session, community.id)
         },
-        group=_founding_group(community),
+        group=charters.founding_group_size(session, community.id),
         answered=len(answered),
         confirmed=charters.confirmed_count(session, community.id),
         campaigns=[
@@ -173,27 +149,27 @@ def follow_up(slug: str, meeting_id: int) -> ResponseReturnValue:
     form = FollowUpForm(formdata=request.form if request.method == "POST" else None)
     if request.method == "GET":
         form.commitments.data = community.commitment
-    refusal = ""
-    if meeting.state == MeetingState.CANCELLED:
-        refusal = _("This meeting is cancelled: there is nothing to follow up.")
-    elif meeting.starts_at > utcnow():
-        refusal = _("The follow-up goes once the meeting has taken place.")
+    reason = charters.follow_up_refusal(meeting)
+    refusal = _(reason) if reason else ""
     if request.method == "POST" and not refusal and form.validate_on_submit():
-        text = (form.commitments.data or "").strip()
-        if text != community.commitment:
-            community.commitment = text
-            session.add(
-                AuditLog(
-                    community_id=community.id,
-                    actor=actor(),
-                    action="community.commitments_changed",
-                    details={"meeting": meeting.id},
-                )
+        try:
+            charters.set_commitments(
+                session,
+                community.id,
+                form.commitments.data or "",
+                meeting_id=meeting.id,
+                actor=actor(),
             )
+        except DomainError as exc:
+            session.rollback()
+            refusal = error_text(exc)
+        else:
             session.commit()
-        back = url_for("charters.follow_up", slug=slug, meeting_id=meeting_id)
-        name = _("Follow-up · %(title)s", title=meeting.title)
-        return prepare_campaign(community, CampaignKind.CHARTER, name, back, meeting_id=meeting.id)
+            back = url_for("charters.follow_up", slug=slug, meeting_id=meeting_id)
+            name = _("Follow-up · %(title)s", title=meeting.title)
+            return prepare_campaign(
+                community, CampaignKind.CHARTER, name, back, meeting_id=meeting.id
+            )
     return render_template(
         "charter/follow_up.html",
         community=community,

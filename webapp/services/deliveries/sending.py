@@ -168,29 +168,16 @@ def _skip_answered(
         return _drop_reminders(
             session, claim, rows, reminders, outcome, answered, not polls.is_open(poll)
         )
+    # Any other campaign: those who answered since the launch.
     answered = set(
         session.scalars(
-            select(Membership.id).where(
+            select(Membership.person_id).where(
                 Membership.id.in_({row.membership_id for row in reminders}),
                 Membership.answered_at >= campaign.launched_at,
             )
         )
     )
-    skipped = [row.id for row in reminders if row.membership_id in answered]
-    if not skipped:
-        return rows
-    session.execute(
-        update(Delivery)
-        .where(
-            Delivery.id.in_(skipped),
-            Delivery.claim == claim,
-            Delivery.state == DeliveryState.PENDING,
-        )
-        .values(state=DeliveryState.SKIPPED, lease_expires_at=None, error="answered")
-    )
-    session.commit()
-    outcome.counts[DeliveryState.SKIPPED] += len(skipped)
-    return [row for row in rows if row.id not in set(skipped)]
+    return _drop_reminders(session, claim, rows, reminders, outcome, answered, False)
 
 
 def _drop_reminders(
