@@ -15,7 +15,7 @@ def make_celery(config: Config) -> Celery:
     app = Celery(
         "amorce",
         broker=config.broker_url,
-        include=["workers.campaigns", "workers.inbound"],
+        include=["workers.activities", "workers.campaigns", "workers.inbound"],
         set_as_current=False,
     )
     app.conf.update(

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from .activities import (
+    ActivityFeedback,
+    ActivityFormat,
+    ActivitySeries,
+    ActivityStep,
+    SeriesState,
+    TopicProposal,
+)
 from .applications import Criterion, CriterionSource, Rating
 from .audit import AuditLog
 from .base import Base, utcnow
@@ -62,6 +70,12 @@ from .tokens import Token, TokenPurpose
 from .users import CommunityCoordinator, Role, User
 
 __all__ = [
+    "ActivityFeedback",
+    "ActivityFormat",
+    "ActivitySeries",
+    "ActivityStep",
+    "SeriesState",
+    "TopicProposal",
     "Amendment",
     "AmendmentState",
     "AmendmentVote",

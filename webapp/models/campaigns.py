@@ -107,6 +107,9 @@ class Campaign(Base):
     # The statements a vote's email numbers, in its order (ids), fixed at launch: a reply's
     # "3 d'accord" is about the third.
     charter_statements: Mapped[list[int] | None] = mapped_column(JSON, default=None)
+    # What an activity campaign asks (models.activities.ActivityStep); its meeting_id is the
+    # occurrence a feedback, summary or topics campaign follows.
+    activity_step: Mapped[str | None] = mapped_column(String(12), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

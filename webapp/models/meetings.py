@@ -124,6 +124,8 @@ class Meeting(Base):
     """A meeting with its calendar identity: the UID stays, the SEQUENCE grows with each change."""
 
     __tablename__ = "meetings"
+    # An occurrence of a series is generated once for each start its rule gives.
+    __table_args__ = (UniqueConstraint("series_id", "recurrence_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(
@@ -144,6 +146,21 @@ class Meeting(Base):
     state: Mapped[str] = mapped_column(String(12), default=MeetingState.SCHEDULED)
     # Minutes before the start when reminders go: a week, a day, two hours by default.
     reminder_minutes: Mapped[list[int]] = mapped_column(JSON, default=lambda: [10080, 1440, 120])
+    # An occurrence of a series of activities: the start the rule gave it (its RECURRENCE-ID,
+    # kept when it moves), its type, topic and facilitator, the summary posted after it, and
+    # when its feedback survey went.
+    series_id: Mapped[int | None] = mapped_column(
+        ForeignKey("activity_series.id", ondelete="CASCADE"), default=None, index=True
+    )
+    recurrence_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    activity_type: Mapped[str] = mapped_column(String(30), default="")
+    topic: Mapped[str] = mapped_column(String(300), default="")
+    facilitator_id: Mapped[int | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="SET NULL"), default=None
+    )
+    summary: Mapped[str] = mapped_column(Text, default="")
+    summary_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

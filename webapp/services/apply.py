@@ -61,6 +61,7 @@ class Step(enum.StrEnum):
     POLL = "poll"  # the founding meeting's availability poll
     MEETING = "meeting"  # a meeting's invitation, to answer
     CHARTER = "charter"  # the charter: answer, vote, amend, consent
+    ACTIVITY = "activity"  # the activities: needs survey, feedback, summary, topics
 
 
 def accepts_applications(community: Community) -> bool:
@@ -84,6 +85,8 @@ def step_for(session: Session, community_id: int, person_id: int, delivery_id: i
             return Step.MEETING
         if kind == CampaignKind.CHARTER:
             return Step.CHARTER
+        if kind == CampaignKind.ACTIVITY:
+            return Step.ACTIVITY
     if state in (MembershipState.MEMBER, MembershipState.ALUMNUS):
         return Step.STATUS
     if state in DECIDED:

@@ -15,6 +15,7 @@ from webapp.mail import (
     check_coordinator_text,
 )
 from webapp.models import (
+    ActivityStep,
     AuditLog,
     Campaign,
     CampaignKind,
@@ -44,6 +45,7 @@ DEFAULT_AUDIENCE = {
     CampaignKind.AVAILABILITY: MembershipState.MEMBER,  # and the selected: see audiences
     CampaignKind.INVITATION: MembershipState.MEMBER,  # and the selected: see audiences
     CampaignKind.CHARTER: MembershipState.MEMBER,  # and the selected: see audiences
+    CampaignKind.ACTIVITY: MembershipState.MEMBER,
     CampaignKind.ANNOUNCEMENT: MembershipState.MEMBER,
 }
 SUPPORTED_KINDS = (
@@ -53,6 +55,7 @@ SUPPORTED_KINDS = (
     CampaignKind.AVAILABILITY,
     CampaignKind.INVITATION,
     CampaignKind.CHARTER,
+    CampaignKind.ACTIVITY,
     CampaignKind.ANNOUNCEMENT,
 )
 # A decision campaign tells each decision to the people who got it.
@@ -66,11 +69,16 @@ COUNT_STATES = tuple(s.value for s in DeliveryState)
 
 
 def default_content(
-    kind: str, audience: str = "", *, charter_stage: str = "", after_meeting: bool = False
+    kind: str,
+    audience: str = "",
+    *,
+    charter_stage: str = "",
+    after_meeting: bool = False,
+    activity_step: str = "",
 ) -> dict[str, dict[str, str]]:
     """The shipped subject and message of a campaign kind, per language (for a decision, the
     one of the decision its ``audience`` got; for the charter, the one of its stage, or the
-    follow-up of the founding meeting)."""
+    follow-up of the founding meeting; for an activity campaign, the one of its step)."""
     if kind not in SUPPORTED_KINDS:
         raise DomainError(N_("Campaigns of kind %(kind)s are not available yet."), kind=kind)
     content = {}
@@ -109,6 +117,8 @@ def default_content(
             )
         elif kind == CampaignKind.CHARTER:
             subject, message = _charter_text(gettext, charter_stage, after_meeting)
+        elif kind == CampaignKind.ACTIVITY:
+            subject, message = _activity_text(gettext, activity_step)
         else:
             subject = gettext("News from the community “{{ community }}”")
             message = gettext(
@@ -152,6 +162,37 @@ def _charter_text(
         "what it should hold: our nature, our raison d’être, who we are, our objectives, our "
         "domain and how we govern ourselves. Your answers become the statements we will vote "
         "on together."
+    )
+
+
+def _activity_text(gettext: Callable[[str], str], step: str) -> tuple[str, str]:
+    if step == ActivityStep.FEEDBACK:
+        return gettext("How was the activity of “{{ community }}”?"), gettext(
+            "Thank you for coming. Two questions, one minute: was it useful to you, and what "
+            "should the next activities be about? Your answers shape the ones to come."
+        )
+    if step == ActivityStep.SUMMARY:
+        return gettext("Your summary of the activity of “{{ community }}”"), gettext(
+            "Thank you for facilitating. A few lines on what was said and decided help those "
+            "who came remember it and those who could not come catch up: post them with the "
+            "link below."
+        )
+    if step == ActivityStep.TOPICS:
+        return gettext("What should the next activities of “{{ community }}” be about?"), gettext(
+            "We missed you at the last activity of **{{ community }}**. What would you like the "
+            "next ones to be about? Propose a topic in a few words: it feeds the coming "
+            "occurrences."
+        )
+    if step == ActivityStep.REENGAGE:
+        return gettext("We miss you at “{{ community }}”"), gettext(
+            "We have not seen you at the activities of **{{ community }}** lately. Is the time "
+            "wrong, or the topics? Tell us what would help you take part: the coming activities "
+            "and the survey of your needs and availability are one click away."
+        )
+    return gettext("Your needs and availability for “{{ community }}”"), gettext(
+        "The activities of **{{ community }}** follow a rhythm chosen from what the members "
+        "need and when they are free. Tell us which activities would help you, how often and "
+        "when you can come; it takes two minutes."
     )
 
 
@@ -254,9 +295,11 @@ def create_campaign(
     user_id: int | None = None,
     poll_id: int | None = None,
     meeting_id: int | None = None,
+    activity_step: str | None = None,
 ) -> int:
     """A draft campaign with the default texts unless others are given; an availability
-    campaign is about a poll, an invitation about a meeting."""
+    campaign is about a poll, an invitation about a meeting, an activity campaign asks one
+    thing (its step) and may follow an occurrence."""
     if kind not in set(CampaignKind):
         raise DomainError(
             N_("Unknown campaign kind %(kind)s: use one of %(kinds)s."),
@@ -276,6 +319,16 @@ def create_campaign(
         raise DomainError(N_("Say which availability poll the campaign asks people to answer."))
     if kind == CampaignKind.INVITATION and meeting_id is None:
         raise DomainError(N_("Say which meeting the invitation is for."))
+    if kind == CampaignKind.ACTIVITY:
+        activity_step = activity_step or ActivityStep.NEEDS
+        if activity_step not in set(ActivityStep):
+            raise DomainError(
+                N_("Unknown activity step %(step)s: use one of %(steps)s."),
+                step=activity_step,
+                steps=", ".join(s.value for s in ActivityStep),
+            )
+    else:
+        activity_step = None
     _check_about(session, community_id, poll_id, meeting_id)
     charter_stage = None
     if kind == CampaignKind.CHARTER:
@@ -283,7 +336,11 @@ def create_campaign(
         if charter_stage == CharterStage.ADOPTED:
             raise DomainError(N_("The charter is adopted: there is nothing to ask the members."))
     body = content or default_content(
-        kind, audience, charter_stage=charter_stage or "", after_meeting=meeting_id is not None
+        kind,
+        audience,
+        charter_stage=charter_stage or "",
+        after_meeting=meeting_id is not None,
+        activity_step=activity_step or "",
     )
     _raise_errors(check_content(body))
     campaign = Campaign(
@@ -297,6 +354,7 @@ def create_campaign(
         poll_id=poll_id,
         meeting_id=meeting_id,
         charter_stage=charter_stage,
+        activity_step=activity_step,
     )
     session.add(campaign)
     session.flush()

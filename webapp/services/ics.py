@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from icalendar import Calendar, Event, Timezone, vCalAddress
+from icalendar import Calendar, Event, Timezone, vCalAddress, vRecur
 
 PRODID = "-//Amorce//Amorce//FR"
 PARTSTATS = ("NEEDS-ACTION", "ACCEPTED", "DECLINED", "TENTATIVE")
@@ -51,6 +51,12 @@ class CalendarEvent:
     location: str = ""
     attendees: tuple[Attendee, ...] = field(default=())
     url: str | None = None
+    # A series: its RRULE (RFC 5545 3.3.10, without the "RRULE:" prefix) and the starts it
+    # skips; an occurrence of a series: the start its rule gave it (RECURRENCE-ID), under the
+    # series' UID.
+    rrule: str = ""
+    exdates: tuple[datetime, ...] = field(default=())
+    recurrence_id: datetime | None = None
 
     def __post_init__(self) -> None:
         if not self.uid.strip():
@@ -61,6 +67,11 @@ class CalendarEvent:
             raise ValueError("starts_at must be an aware datetime")
         if self.duration <= timedelta(0):
             raise ValueError("an event needs a positive duration")
+        if self.rrule and self.recurrence_id is not None:
+            raise ValueError("an event is a series or one of its occurrences, not both")
+        for moment in (*self.exdates, self.recurrence_id):
+            if moment is not None and moment.utcoffset() is None:
+                raise ValueError("EXDATE and RECURRENCE-ID must be aware datetimes")
         _zone(self.timezone)
         object.__setattr__(self, "attendees", tuple(Attendee(*a) for a in self.attendees))
         for attendee in self.attendees:
@@ -88,6 +99,24 @@ def cancellation(event: CalendarEvent, *, stamp: datetime | None = None) -> byte
     return _calendar(event, "CANCEL", stamp)
 
 
+def series(
+    master: CalendarEvent,
+    overrides: tuple[CalendarEvent, ...] = (),
+    method: str = "PUBLISH",
+    *,
+    stamp: datetime | None = None,
+) -> bytes:
+    """A whole series in one ``.ics``: the master event with its RRULE and EXDATEs, and the
+    occurrences that differ from the rule (moved, or with their own topic), each under the
+    master's UID with its RECURRENCE-ID."""
+    if not master.rrule:
+        raise ValueError("a series needs its RRULE")
+    for override in overrides:
+        if override.uid != master.uid or override.recurrence_id is None:
+            raise ValueError("an occurrence of a series shares its UID and has a RECURRENCE-ID")
+    return _calendar(master, method.upper(), stamp, overrides)
+
+
 def content_type(method: str) -> str:
     """The ``Content-Type`` of an iMIP attachment carrying a calendar of that method."""
     method = method.upper()
@@ -101,9 +130,42 @@ def filename(method: str) -> str:
     return "cancel.ics" if method.upper() == "CANCEL" else "invite.ics"
 
 
-def _calendar(event: CalendarEvent, method: str, stamp: datetime | None) -> bytes:
+def _calendar(
+    event: CalendarEvent,
+    method: str,
+    stamp: datetime | None,
+    overrides: tuple[CalendarEvent, ...] = (),
+) -> bytes:
     if stamp is not None and stamp.utcoffset() is None:
         raise ValueError("stamp must be an aware datetime")
+    moment = (stamp or datetime.now(UTC)).astimezone(UTC)
+    tz = _zone(event.timezone)
+    events = (event, *overrides)
+    first = min(e.starts_at for e in events).astimezone(tz)
+    last = max(e.ends_at for e in events).astimezone(tz)
+    if event.rrule:  # the zone's rules for as long as the series may run
+        last = max(last, first + timedelta(days=3 * 366))
+
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", method)
+    if tz.key not in _UTC_NAMES:
+        calendar.add_component(
+            Timezone.from_tzinfo(
+                tz,
+                tzid=tz.key,
+                first_date=date(first.year, 1, 1),
+                last_date=date(last.year + 1, 1, 1),
+            )
+        )
+    for one in events:
+        calendar.add_component(_event(one, method, moment))
+    return calendar.to_ical()
+
+
+def _event(event: CalendarEvent, method: str, stamp: datetime) -> Event:
     tz = _zone(event.timezone)
     start = event.starts_at.astimezone(tz)
     end = event.ends_at.astimezone(tz)
@@ -112,9 +174,15 @@ def _calendar(event: CalendarEvent, method: str, stamp: datetime | None) -> byte
     vevent = Event()
     vevent.add("uid", event.uid)
     vevent.add("sequence", event.sequence)
-    vevent.add("dtstamp", (stamp or datetime.now(UTC)).astimezone(UTC))
+    vevent.add("dtstamp", stamp)
+    if event.recurrence_id is not None:
+        vevent.add("recurrence-id", _unambiguous(event.recurrence_id.astimezone(tz)))
     vevent.add("dtstart", _unambiguous(start))
     vevent.add("dtend", _unambiguous(end))
+    if event.rrule:
+        vevent.add("rrule", vRecur.from_ical(event.rrule.removeprefix("RRULE:")))
+    for skipped in event.exdates:
+        vevent.add("exdate", _unambiguous(skipped.astimezone(tz)))
     vevent.add("summary", event.title)
     if event.description:
         vevent.add("description", event.description)
@@ -128,23 +196,7 @@ def _calendar(event: CalendarEvent, method: str, stamp: datetime | None) -> byte
     vevent.add("transp", "OPAQUE")
     if event.url:
         vevent.add("url", event.url)
-
-    calendar = Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", method)
-    if tz.key not in _UTC_NAMES:
-        calendar.add_component(
-            Timezone.from_tzinfo(
-                tz,
-                tzid=tz.key,
-                first_date=date(start.year, 1, 1),
-                last_date=date(end.year + 1, 1, 1),
-            )
-        )
-    calendar.add_component(vevent)
-    return calendar.to_ical()
+    return vevent
 
 
 def _unambiguous(moment: datetime) -> datetime:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from forms.questionnaires import localised
 from webapp.i18n import LOCALES, translations_for
 from webapp.models import (
+    ActivitySeries,
     AuditLog,
     Campaign,
     CampaignKind,
@@ -632,6 +633,18 @@ def attendees(session: Session, meeting_id: int) -> set[int]:
     )
 
 
+def calendar_identity(session: Session, meeting: Meeting) -> tuple[str, datetime | None]:
+    """The UID and RECURRENCE-ID a calendar knows a meeting by: an occurrence of a series of
+    activities goes by the series' UID and the start its rule gave it; a lone meeting by its
+    own UID."""
+    if meeting.series_id is None or meeting.recurrence_at is None:
+        return meeting.uid, None
+    series = session.get(ActivitySeries, meeting.series_id)
+    if series is None:
+        return meeting.uid, None
+    return series.uid, meeting.recurrence_at
+
+
 def calendar_event(
     meeting: Meeting,
     community: Community,
@@ -640,12 +653,16 @@ def calendar_event(
     attendees: tuple[ics.Attendee, ...],
     locale: str,
     url: str | None = None,
+    identity: tuple[str, datetime | None] | None = None,
 ) -> ics.CalendarEvent:
-    """The meeting as a calendar sees it, its agenda in ``locale``."""
+    """The meeting as a calendar sees it, its agenda in ``locale``; ``identity`` is its UID and
+    RECURRENCE-ID when it is an occurrence of a series (:func:`calendar_identity`)."""
+    uid, recurrence_id = identity or (meeting.uid, None)
     return ics.CalendarEvent(
-        uid=meeting.uid,
+        uid=uid,
+        recurrence_id=recurrence_id,
         sequence=meeting.sequence,
-        title=meeting.title,
+        title=f"{meeting.title} · {meeting.topic}" if meeting.topic else meeting.title,
         description="\n".join(localised(item, locale) for item in meeting.agenda or []),
         starts_at=meeting.starts_at,
         duration=timedelta(minutes=meeting.duration_minutes),
@@ -683,6 +700,7 @@ def current_ics(session: Session, meeting_id: int, *, organizer_email: str) -> b
         organizer_email=organizer_email,
         attendees=attendees,
         locale=community.language,
+        identity=calendar_identity(session, meeting),
     )
     if meeting.state == MeetingState.CANCELLED:
         return ics.cancellation(event)

@@ -61,6 +61,7 @@ TEMPLATES = {
     CampaignKind.AVAILABILITY: "availability",
     CampaignKind.INVITATION: "invitation",
     CampaignKind.CHARTER: "charter",
+    CampaignKind.ACTIVITY: "activity",
 }
 
 
@@ -78,6 +79,8 @@ class MessageContext:
     meeting: Meeting | None = None  # what an invitation is about
     poll: Poll | None = None  # what an availability request is about
     update: bool = False  # an invitation already went out for this meeting before this one
+    # The UID and RECURRENCE-ID a calendar knows the meeting by (an occurrence of a series).
+    calendar_identity: tuple[str, datetime | None] | None = None
     attended: frozenset[int] = frozenset()  # who came to the meeting a follow-up is about
     # A vote's statements as its email numbers them: (number, {locale: section heading}, text).
     statements: list[tuple[int, dict[str, str], str]] = field(default_factory=list)
@@ -103,10 +106,12 @@ def context_for(session: Session, community: Community, campaign: Campaign) -> M
             )
             .limit(1)
         )
+    meeting = session.get(Meeting, campaign.meeting_id) if campaign.meeting_id else None
     return MessageContext(
         community,
         campaign,
-        meeting=session.get(Meeting, campaign.meeting_id) if campaign.meeting_id else None,
+        meeting=meeting,
+        calendar_identity=meetings.calendar_identity(session, meeting) if meeting else None,
         poll=session.get(Poll, campaign.poll_id) if campaign.poll_id else None,
         # A personal notice (a seat freed up) is not an update of the meeting.
         update=earlier is not None and not (campaign.audience_filter or {}).get("people"),
@@ -207,6 +212,7 @@ def _message_values(
         "benefits": list(community.benefits or []),
         "commitment": community.commitment,
         "charter_stage": ctx.campaign.charter_stage or "",
+        "activity_step": ctx.campaign.activity_step or "",
         "attended": False,  # per recipient: see render_for
         "statements": [
             (number, headings.get(locale) or next(iter(headings.values()), ""), text)
@@ -547,6 +553,7 @@ def invitation_calendar(
         attendees=(ics.Attendee(person.display_name, person.email),),
         locale=pick_locale(person.language, ctx.community.language),
         url=f"{config.base_url}/r/{token}",
+        identity=ctx.calendar_identity,
     )
     if cancelled:
         return CalendarPart(ics.cancellation(event), "CANCEL", ics.filename("CANCEL"))

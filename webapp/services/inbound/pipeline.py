@@ -42,7 +42,7 @@ from webapp.models import (
     Person,
     utcnow,
 )
-from webapp.services import statements
+from webapp.services import meetings, statements
 from webapp.services.errors import N_, DomainError
 
 from .actions import apply_bounce, apply_intent
@@ -476,6 +476,12 @@ def _meeting_of(session: Session, campaign: Campaign, uid: str) -> int | None:
                 Meeting.uid == uid, Meeting.community_id == campaign.community_id
             )
         )
+        if found is None and campaign.meeting_id is not None:
+            # An occurrence of a series goes by the series' UID: the invitation's own
+            # occurrence, when the UID is its series'.
+            meeting = session.get(Meeting, campaign.meeting_id)
+            if meeting is not None and meetings.calendar_identity(session, meeting)[0] == uid:
+                found = meeting.id
         return int(found) if found is not None else None
     return campaign.meeting_id
 
