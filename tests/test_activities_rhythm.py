@@ -10,7 +10,7 @@ import os
 import random
 import subprocess
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from webapp.db import Database
 from webapp.models import Membership, Person, Response
-from webapp.services import activities
+from webapp.services import activities, activity_series
 from webapp.services.activities import Candidate, Need
 from webapp.services.questionnaires import ensure_questionnaire
 
@@ -170,3 +170,36 @@ def test_the_command_line_prints_the_rhythm(database: Database, tmp_path: Path) 
         "activity_types": ["webinar", "workshop"],
         "left_out": ["m03@example.org"],
     }
+
+    # Confirmed as a series, its occurrences are listed for scripts, on the rule's dates.
+    with database.session() as session:
+        rhythm = activities.proposed_rhythm(session, community_id)
+        first = activity_series.first_start(rhythm.rrule, ZONE, date.today())
+        series_id = activity_series.create_series(
+            session,
+            community_id,
+            activity_series.SeriesData(
+                title="Webinaires",
+                rrule=rhythm.rrule,
+                timezone=ZONE,
+                first_start=first,
+                activity_types=tuple(rhythm.activity_types),
+            ),
+            actor="t",
+        )
+        session.commit()
+        starts = [m.starts_at for m in activity_series.occurrences(session, series_id)]
+    result = subprocess.run(
+        [sys.executable, "-m", "webapp.cli", "activities", "occurrences", "cop", "--format=json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [datetime.fromisoformat(r["starts_at"]) for r in rows] == starts
+    assert {datetime.fromisoformat(r["starts_at"]).strftime("%a %H:%M") for r in rows} == {
+        "Wed 13:30"
+    }
+    assert [r["activity_type"] for r in rows[:3]] == ["webinar", "workshop", "webinar"]

@@ -10,13 +10,15 @@ from email.message import EmailMessage
 import time_machine
 from builders import community_with_people
 from icalendar import Calendar
+from inbound_mail import REPLY_DOMAIN
 from sink import Sink
 from sqlalchemy import select
+from test_meetings import deliver, imip_reply
 
 from webapp.config import Config
 from webapp.db import Database
-from webapp.models import Campaign, Delivery, DeliveryState, Membership, Person
-from webapp.services import activity_series, meetings
+from webapp.models import Campaign, Delivery, DeliveryState, Membership, Person, Rsvp
+from webapp.services import activity_clock, activity_series, meetings
 from workers.campaigns import drain_with
 
 PEOPLE = """email,first_name,language,timezone
@@ -39,7 +41,7 @@ def at(moment: datetime, config: Config, database: Database) -> None:
     """The beat's turn at ``moment``, then every campaign drained as a worker would."""
     with time_machine.travel(moment, tick=False):
         with database.session() as session:
-            activity_series.tick(session)
+            activity_clock.tick(session)
             session.commit()
         with database.session() as session:
             ids = session.scalars(select(Campaign.id).order_by(Campaign.id)).all()
@@ -68,7 +70,7 @@ def calendar_of(message: EmailMessage) -> Calendar:
 def test_invitations_reminders_and_follow_ups_go_per_occurrence(
     database: Database, config: Config, smtp_sink: Sink
 ) -> None:
-    settings = config.with_overrides(smtp_url=smtp_sink.url)
+    settings = config.with_overrides(smtp_url=smtp_sink.url, reply_domain=REPLY_DOMAIN)
     with time_machine.travel(CREATED, tick=False), database.session() as session:
         community_id = community_with_people(session, PEOPLE, timezone="America/Toronto")
         for membership in session.scalars(select(Membership)):
@@ -119,11 +121,21 @@ def test_invitations_reminders_and_follow_ups_go_per_occurrence(
     assert str(event["UID"]) == series_uid
     assert event.decoded("RECURRENCE-ID") == FIRST
 
-    # Bob declines; the reminder a day ahead goes to Marie and Chloé only, once.
+    # Bob declines from his calendar (the reply names the series' UID and this occurrence's
+    # RECURRENCE-ID); the reminder a day ahead goes to Marie and Chloé only, once.
+    bob = smtp_sink.to("bob@example.org")[0]
+    bob_event = next(iter(calendar_of(bob).walk("VEVENT")))
+    with time_machine.travel(FIRST - timedelta(days=5), tick=False):
+        deliver(database, settings, imip_reply(bob, str(bob_event["UID"]), "DECLINED"))
     with database.session() as session:
-        meetings.answer(session, first, people["bob@example.org"], "declined")
         meetings.answer(session, first, people["marie@example.org"], "accepted")
         session.commit()
+        declined = session.scalars(
+            select(Rsvp).where(
+                Rsvp.meeting_id == first, Rsvp.person_id == people["bob@example.org"]
+            )
+        ).one()
+        assert (declined.status, declined.source) == ("declined", "calendar")
     at(FIRST - timedelta(days=1, minutes=1), settings, database)
     at(FIRST - timedelta(days=1) + timedelta(minutes=1), settings, database)
     at(FIRST - timedelta(hours=12), settings, database)

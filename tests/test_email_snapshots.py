@@ -64,3 +64,29 @@ def test_campaign_email(locale: str, template: str, reminder: bool) -> None:
     assert "&lt;vraiment&gt;" in rendered.html or template != "recruitment"
     assert "https://amorce.example.org/u/TOKEN" in rendered.text
     assert "https://amorce.example.org/u/TOKEN" in rendered.html
+
+
+WHEN = {
+    "fr": "mardi 3 mars 2027 à 18:30 (America/Toronto)",
+    "en": "Tuesday, March 3, 2027 at 6:30 PM",
+}
+
+
+@pytest.mark.parametrize("locale", ["fr", "en"])
+@pytest.mark.parametrize("step", ["feedback", "reengage"])
+def test_activity_email(locale: str, step: str) -> None:
+    values = recruitment_values(locale)
+    values.update(
+        subject="Comment s’est passée l’activité ?" if locale == "fr" else "How was it?",
+        activity_step=step,
+        meeting={"when": WHEN[locale]} if step == "feedback" else None,
+    )
+    rendered = EmailRenderer().render("activity", locale, values)
+    actual = {"subject.txt": rendered.subject + "\n", "txt": rendered.text, "html": rendered.html}
+    for suffix, content in actual.items():
+        path = SNAPSHOTS / f"activity-{step}.{locale}.{suffix}"
+        if os.environ.get("AMORCE_UPDATE_SNAPSHOTS") == "1" or not path.exists():
+            path.write_text(content, encoding="utf-8")
+        assert content == path.read_text(encoding="utf-8"), f"{path.name} changed"
+    assert ("2027" in rendered.text) == (step == "feedback")
+    assert "https://amorce.example.org/r/TOKEN" in rendered.html

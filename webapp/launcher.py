@@ -55,6 +55,16 @@ def _start_receiver(config: Config) -> Any:
     return receiver
 
 
+def _declare_queue(config: Config) -> None:
+    """The SQL broker's queue, made once before the worker, the beat and the web process start:
+    each would otherwise make it on first use, and two at the same moment break the unique
+    name (the loser dies)."""
+    from workers.factory import QUEUE, make_celery
+
+    with make_celery(config).connection_for_write() as connection:
+        connection.default_channel.queue_declare(queue=QUEUE)
+
+
 def _stop_children(children: list[subprocess.Popen[Any]]) -> None:
     for child in children:
         if child.poll() is None:
@@ -109,6 +119,7 @@ def run_stack(config: Config, *, host: str, port: int, demo: bool) -> None:
     )
     if config.broker_url.startswith("sqla+"):
         pool = ["--pool=solo"]
+        _declare_queue(config)
     else:
         pool = ["--concurrency=2"]
     base = [sys.executable, "-m", "celery", "-A", "workers.app"]

@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from webapp.services import activity_series
+from webapp.services import activity_clock
 from workers.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -18,7 +18,7 @@ def tick() -> int:
     follow-ups of the activities that just ended; the campaigns' sweep sends them."""
     rt = runtime()
     with rt.database.session() as session:
-        done = activity_series.tick(session)
+        done = activity_clock.tick(session)
         session.commit()
     if done.not_mailed:
         log.warning("activities not mailed: %s", ", ".join(done.not_mailed))

@@ -708,11 +708,12 @@ def current_ics(session: Session, meeting_id: int, *, organizer_email: str) -> b
 
 
 def meetings_of(session: Session, community_id: int) -> list[Meeting]:
-    """The community's meetings, the latest first."""
+    """The community's meetings, the latest first; the occurrences of its series of activities
+    are listed with their series."""
     return list(
         session.scalars(
             select(Meeting)
-            .where(Meeting.community_id == community_id)
+            .where(Meeting.community_id == community_id, Meeting.series_id.is_(None))
             .order_by(Meeting.starts_at.desc())
         )
     )

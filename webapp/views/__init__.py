@@ -10,6 +10,10 @@ from webapp.config import Config
 def register_blueprints(app: Flask, config: Config) -> None:
     """Attach every blueprint; the mailbox only in development."""
     from . import (
+        activities,
+        activity_health,
+        activity_occurrences,
+        activity_respond,
         application_reports,
         applications,
         apply,
@@ -55,6 +59,10 @@ def register_blueprints(app: Flask, config: Config) -> None:
     app.register_blueprint(questionnaires.bp)
     app.register_blueprint(decisions.bp)
     app.register_blueprint(public.bp)
+    app.register_blueprint(activities.bp)
+    app.register_blueprint(activity_occurrences.bp)
+    app.register_blueprint(activity_health.bp)
+    app.register_blueprint(activity_respond.bp)
     if config.development:
         app.register_blueprint(devmail.bp)
     errors.register(app)

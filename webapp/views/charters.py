@@ -8,7 +8,6 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
-from sqlalchemy import select
 
 from forms.charters import FollowUpForm
 from forms.public import ConfirmForm
@@ -73,13 +72,7 @@ def index(slug: str) -> ResponseReturnValue:
             if c.kind == CampaignKind.CHARTER
         ],
         send_label=SEND_LABELS.get(CharterStage(charter.stage)),
-        meetings=list(
-            session.scalars(
-                select(Meeting)
-                .where(Meeting.community_id == community.id)
-                .order_by(Meeting.starts_at.desc())
-            )
-        ),
+        meetings=meetings.meetings_of(session, community.id),
         form=ConfirmForm(),
     )
     session.commit()  # the charter and its questionnaire, made on first use

@@ -15,8 +15,16 @@ from forms.public import ConfirmForm
 from forms.questionnaires import localised
 from webapp.extensions import db_session
 from webapp.i18n import reader_locale
-from webapp.models import Availability, Meeting, MeetingState, Poll, RsvpStatus
-from webapp.services import apply, meetings, poll_answers, poll_slots, poll_zones, polls
+from webapp.models import Availability, Meeting, MeetingState, Person, Poll, RsvpStatus
+from webapp.services import (
+    activity_series,
+    apply,
+    meetings,
+    poll_answers,
+    poll_slots,
+    poll_zones,
+    polls,
+)
 from webapp.services.errors import DomainError
 from webapp.services.messages import moment_text
 from webapp.services.reminders import zone as zone_or_utc
@@ -69,6 +77,7 @@ def meeting() -> ResponseReturnValue:
     mine = next(
         (i for i in meetings.invitees(db_session(), found.id) if i.person_id == person.id), None
     )
+    facilitator = db_session().get(Person, found.facilitator_id) if found.facilitator_id else None
     return render_template(
         "meet/meeting.html",
         community=community,
@@ -79,6 +88,10 @@ def meeting() -> ResponseReturnValue:
         agenda=[localised(item, locale) for item in found.agenda or []],
         cancelled=found.state == MeetingState.CANCELLED,
         status=mine.status if mine else "",
+        activity_type=activity_series.type_label(found.activity_type, locale)
+        if found.activity_type
+        else "",
+        facilitator=facilitator.display_name if facilitator else "",
         form=ConfirmForm(),
     )
 

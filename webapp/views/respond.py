@@ -103,6 +103,8 @@ def page() -> ResponseReturnValue:
         return redirect(url_for("meet.poll"), code=303)
     if step == apply.Step.CHARTER:
         return redirect(url_for("charter_respond.page"), code=303)
+    if step == apply.Step.ACTIVITY:
+        return redirect(url_for("activity_respond.page"), code=303)
     ctx = _context(grant)
     questionnaire, form, saved = _form(ctx["community"], grant)
     suppressed = suppressions.is_suppressed(db_session(), grant.community_id, ctx["person"].email)

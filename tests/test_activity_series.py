@@ -1,0 +1,196 @@
+"""A series of activities (issue 8): the proposed rhythm's RRULE expands (python-dateutil) to the
+occurrences the series shows, at the same wall-clock time across clock changes, without the dates
+skipped; one occurrence moves or is cancelled alone; the series' .ics carries the rule, its
+exceptions and the occurrences that differ; the clock is idempotent."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from builders import community_with_people
+from dateutil.rrule import rrulestr
+from icalendar import Calendar
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from test_activities_rhythm import simulated
+
+from webapp.db import Database
+from webapp.models import AuditLog, Campaign, Community, MeetingState, Membership
+from webapp.services import activities, activity_clock, activity_series
+from webapp.services.errors import DomainError
+
+ZONE = "America/Toronto"
+NOW = datetime(2030, 1, 10, 15, 0, tzinfo=UTC)
+PEOPLE = """email,first_name,language,timezone
+marie@example.org,Marie,fr,America/Toronto
+bob@example.org,Bob,en,America/Vancouver
+"""
+
+
+def members(session: Session) -> int:
+    community_id = community_with_people(session, PEOPLE, timezone=ZONE)
+    for membership in session.scalars(select(Membership)):
+        membership.state = "member"
+    return community_id
+
+
+def series_from(session: Session, community_id: int, rhythm: activities.Rhythm) -> int:
+    first = activity_series.first_start(rhythm.rrule, rhythm.timezone, date(2030, 1, 14))
+    data = activity_series.SeriesData(
+        title="Midi-causerie",
+        rrule=rhythm.rrule,
+        timezone=rhythm.timezone,
+        first_start=first,
+        activity_types=tuple(rhythm.activity_types),
+    )
+    return activity_series.create_series(session, community_id, data, actor="t")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_rhythms_rule_expands_to_the_occurrences_the_series_shows(
+    database: Database, seed: int
+) -> None:
+    rhythm = activities.propose(simulated(24, seed), ZONE)
+    assert rhythm is not None
+    with time_machine.travel(NOW, tick=False), database.session() as session:
+        community_id = members(session)
+        series_id = series_from(session, community_id, rhythm)
+        shown = activity_series.occurrences(session, series_id)
+        series = session.get_one(activity_series.ActivitySeries, series_id)
+        first_local = series.starts_at.astimezone(ZoneInfo(ZONE)).replace(tzinfo=None)
+        until = (NOW + activity_series.HORIZON).astimezone(ZoneInfo(ZONE)).replace(tzinfo=None)
+        expected = [
+            local.replace(tzinfo=ZoneInfo(ZONE)).astimezone(UTC)
+            for local in rrulestr(rhythm.rrule, dtstart=first_local).between(
+                first_local, until, inc=True
+            )
+        ]
+        assert [m.starts_at for m in shown] == expected
+        assert len(shown) >= 2
+        # The same local time every time, across the change to daylight time in March.
+        times = {m.starts_at.astimezone(ZoneInfo(ZONE)).time() for m in shown}
+        assert times == {activities.STARTS[rhythm.candidate.part]}
+        # The activity types take turns in the order of demand.
+        rotation = rhythm.activity_types
+        assert [m.activity_type for m in shown] == [
+            rotation[i % len(rotation)] for i in range(len(shown))
+        ]
+
+
+def test_skipped_dates_are_not_generated_and_one_occurrence_moves_or_goes_alone(
+    database: Database,
+) -> None:
+    rule = "FREQ=WEEKLY;INTERVAL=1;BYDAY=TU;BYHOUR=12;BYMINUTE=0;BYSECOND=0"
+    with time_machine.travel(NOW, tick=False), database.session() as session:
+        community_id = members(session)
+        series_id = activity_series.create_series(
+            session,
+            community_id,
+            activity_series.SeriesData(
+                title="Midi",
+                rrule=rule,
+                timezone=ZONE,
+                first_start=activity_series.first_start(rule, ZONE, date(2030, 1, 14)),
+                exdates=(date(2030, 1, 22),),
+            ),
+            actor="t",
+        )
+        days = [
+            m.starts_at.astimezone(ZoneInfo(ZONE)).date()
+            for m in activity_series.occurrences(session, series_id)
+        ][:3]
+        assert days == [date(2030, 1, 15), date(2030, 1, 29), date(2030, 2, 5)]
+
+        first, second, third = activity_series.occurrences(session, series_id)[:3]
+        later = first.starts_at + timedelta(hours=3)
+        assert activity_series.move(session, first.id, later, actor="t")
+        assert activity_series.skip(session, series_id, date(2030, 2, 5), actor="t") == third.id
+        session.commit()
+        assert first.starts_at == later and first.recurrence_at != later and first.sequence == 1
+        assert second.starts_at.astimezone(ZoneInfo(ZONE)).hour == 12 and second.sequence == 0
+        assert third.state == MeetingState.CANCELLED
+
+        # The series' .ics: the rule, the skipped dates and the cancelled one as EXDATEs, the
+        # moved occurrence under the series' UID with its RECURRENCE-ID.
+        calendar = Calendar.from_ical(
+            activity_series.series_ics(session, series_id, organizer_email="cop@example.org")
+        )
+        events = list(calendar.walk("VEVENT"))
+        master = next(e for e in events if "RRULE" in e)
+        assert master["RRULE"]["FREQ"] == ["WEEKLY"]
+        exdates = master["EXDATE"] if isinstance(master["EXDATE"], list) else [master["EXDATE"]]
+        skipped = sorted(d.dt.date() for group in exdates for d in group.dts)
+        assert skipped == [date(2030, 1, 22), date(2030, 2, 5)]
+        moved = next(e for e in events if "RECURRENCE-ID" in e)
+        assert str(moved["UID"]) == str(master["UID"])
+        assert moved.decoded("RECURRENCE-ID") == first.recurrence_at
+        assert moved.decoded("DTSTART") == later
+
+
+def test_a_rule_or_a_type_that_cannot_be_followed_is_refused(database: Database) -> None:
+    with time_machine.travel(NOW, tick=False), database.session() as session:
+        community_id = members(session)
+        start = datetime(2030, 1, 15, 12, 0, tzinfo=ZoneInfo(ZONE))
+        for rule, types in (
+            ("FREQ=SECONDLY", ()),
+            ("not a rule", ()),
+            ("FREQ=WEEKLY;BYDAY=XX", ()),
+            ("FREQ=WEEKLY;BYDAY=TU", ("karaoke",)),
+        ):
+            data = activity_series.SeriesData(
+                title="Midi", rrule=rule, timezone=ZONE, first_start=start, activity_types=types
+            )
+            with pytest.raises(DomainError):
+                activity_series.create_series(session, community_id, data, actor="t")
+
+
+def test_the_clock_is_idempotent_and_a_refused_invitation_is_not_retried(
+    database: Database,
+) -> None:
+    rule = "FREQ=WEEKLY;INTERVAL=1;BYDAY=TU;BYHOUR=12;BYMINUTE=0;BYSECOND=0"
+    with time_machine.travel(NOW, tick=False), database.session() as session:
+        community_id = members(session)
+        series_id = activity_series.create_series(
+            session,
+            community_id,
+            activity_series.SeriesData(
+                title="Midi",
+                rrule=rule,
+                timezone=ZONE,
+                first_start=activity_series.first_start(rule, ZONE, date(2030, 1, 14)),
+                invite_days=7,
+            ),
+            actor="t",
+        )
+        session.commit()
+        first = activity_clock.tick(session)
+        second = activity_clock.tick(session)
+        session.commit()
+        assert first.invited == 1 and first.generated == 0  # 15 January, within the week
+        assert second.invited == 0 and second.generated == 0
+        assert len(activity_series.occurrences(session, series_id)) == len(
+            activity_series.expand(
+                session.get_one(activity_series.ActivitySeries, series_id),
+                NOW + activity_series.HORIZON,
+            )
+        )
+        # A community that lost its sender identity: the next invitation is refused once,
+        # recorded, and not tried again at every turn.
+        community = session.get_one(Community, community_id)
+        community.postal_address = ""
+        session.commit()
+    later = NOW + timedelta(days=7)
+    with time_machine.travel(later, tick=False), database.session() as session:
+        assert activity_clock.tick(session).not_mailed
+        assert activity_clock.tick(session).not_mailed == []
+        session.commit()
+        refusals = session.scalar(
+            select(func.count(AuditLog.id)).where(
+                AuditLog.action == "activity.invitation_not_mailed"
+            )
+        )
+        assert refusals == 1
+        assert session.scalar(select(func.count(Campaign.id))) == 1
