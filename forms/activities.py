@@ -127,6 +127,10 @@ def proposed_values(title: str, rhythm: Rhythm | None) -> dict[str, Any]:
             period=c.frequency,
             activity_types=list(rhythm.activity_types),
         )
+        if rhythm.format:
+            values["format"] = rhythm.format
+        if rhythm.duration_minutes:
+            values["duration"] = rhythm.duration_minutes
     return values
 
 

@@ -203,3 +203,22 @@ def test_the_command_line_prints_the_rhythm(database: Database, tmp_path: Path) 
         "Wed 13:30"
     }
     assert [r["activity_type"] for r in rows[:3]] == ["webinar", "workshop", "webinar"]
+
+
+def test_the_rhythm_carries_the_format_and_length_most_of_those_who_can_come_asked_for() -> None:
+    def need(n: int, slots: set[str], fmt: str, duration: int | None) -> Need:
+        return Need(
+            n, f"m{n}@example.org", ("webinar",), "monthly", frozenset(slots), ZONE, fmt, duration
+        )
+
+    needs = [
+        need(1, {"wed-afternoon"}, "online", 60),
+        need(2, {"wed-afternoon"}, "hybrid", 90),
+        need(3, {"wed-afternoon"}, "online", 90),
+        need(4, {"fri-morning"}, "in_person", 180),  # left out: their wishes do not count
+        need(5, {"wed-afternoon"}, "", None),
+    ]
+    rhythm = activities.propose(needs, ZONE)
+    assert rhythm is not None and rhythm.left_out == ["m4@example.org"]
+    assert (rhythm.format, rhythm.duration_minutes) == ("online", 90)
+    assert activities.propose([need(1, {"wed-afternoon"}, "", None)], ZONE).format is None  # type: ignore[union-attr]

@@ -180,6 +180,16 @@ def test_invitations_reminders_and_follow_ups_go_per_occurrence(
     with time_machine.travel(SECOND - timedelta(days=3), tick=False):
         with database.session() as session:
             assert activity_series.move(session, second, moved, actor="t")
+            # Its topic is set after its invitation went: the reminder tells it, as typed
+            # (a member's words are never read as a link or a placeholder).
+            activity_series.set_occurrence(
+                session,
+                second,
+                topic="[Réservez ici](https://evil.example) {# {{ x }}",
+                facilitator_id=people["chloe@example.org"],
+                activity_type="case_study",
+                actor="t",
+            )
             # The third one is cancelled before its invitation: nobody ever hears of it.
             assert activity_series.cancel(session, third, actor="t")
             session.commit()
@@ -195,14 +205,20 @@ def test_invitations_reminders_and_follow_ups_go_per_occurrence(
     assert after == {e: n + 1 for e, n in counts.items()}
     reminder = smtp_sink.to("chloe@example.org")[-1]
     assert "Rappel" in reminder["Subject"] and "mercredi 20 mars 2030 à 23:30" in text(reminder)
+    assert "Sujet : [Réservez ici](https://evil.example) {# {{ x }}" in text(reminder)
+    assert "Animation : Chloé" in text(reminder)
+    html = reminder.get_body(("html",))
+    assert html is not None and "https://evil.example" in html.get_content()
+    assert 'href="https://evil.example"' not in html.get_content()
 
-    # Nobody said they came to the second: an hour after its new end, all are asked for the
-    # next topics. Then the third date passes in silence; the fourth is announced a week
-    # ahead as usual.
+    # Nobody said they came to the second: an hour after its new end, Chloé, who facilitated,
+    # is asked for the summary and the others for the next topics. Then the third date passes
+    # in silence; the fourth is announced a week ahead as usual.
     at(moved + timedelta(minutes=150) + timedelta(minutes=1), settings, database)
     after = {e: len(s) for e, s in inbox(smtp_sink).items()}
     assert after == {e: n + 2 for e, n in counts.items()}
-    assert "prochaines activités" in smtp_sink.to("chloe@example.org")[-1]["Subject"]
+    assert "prochaines activités" in smtp_sink.to("marie@example.org")[-1]["Subject"]
+    assert "synthèse" in smtp_sink.to("chloe@example.org")[-1]["Subject"]  # she facilitated
     at(THIRD - timedelta(days=7) + timedelta(minutes=1), settings, database)
     at(THIRD + timedelta(hours=4), settings, database)
     assert {e: len(s) for e, s in inbox(smtp_sink).items()} == after

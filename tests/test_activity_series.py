@@ -5,6 +5,7 @@ exceptions and the occurrences that differ; the clock is idempotent."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from test_activities_rhythm import simulated
 
 from webapp.db import Database
-from webapp.models import AuditLog, Campaign, Community, MeetingState, Membership
+from webapp.models import AuditLog, Campaign, Community, Delivery, MeetingState, Membership
 from webapp.services import activities, activity_clock, activity_series
 from webapp.services.errors import DomainError
 
@@ -194,3 +195,162 @@ def test_the_clock_is_idempotent_and_a_refused_invitation_is_not_retried(
         )
         assert refusals == 1
         assert session.scalar(select(func.count(Campaign.id))) == 1
+        # The identity is fixed: six hours after the refusal, the invitation goes.
+        session.get_one(Community, community_id).postal_address = "1 rue"
+        session.commit()
+    with time_machine.travel(later + timedelta(hours=6, minutes=5), tick=False):
+        with database.session() as session:
+            assert activity_clock.tick(session).invited == 1
+            session.commit()
+            assert session.scalar(select(func.count(Campaign.id))) == 2
+
+
+def test_a_first_start_the_clocks_skip_is_refused() -> None:
+    # 8 March 2026, 2:30 in Toronto: the clocks go from 2:00 to 3:00.
+    rule = "FREQ=WEEKLY;BYDAY=SU;BYHOUR=2;BYMINUTE=30;BYSECOND=0"
+    with pytest.raises(DomainError, match="2026-03-08 02:30"):
+        activity_series.first_start(rule, ZONE, date(2026, 3, 2))
+    assert activity_series.first_start(rule, ZONE, date(2026, 3, 9)).isoformat() == (
+        "2026-03-15T02:30:00-04:00"
+    )
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_two_turns_of_the_clock_at_once_invite_once(database: Database) -> None:
+    rule = "FREQ=WEEKLY;INTERVAL=1;BYDAY=TU;BYHOUR=12;BYMINUTE=0;BYSECOND=0"
+    with time_machine.travel(NOW, tick=False):
+        with database.session() as session:
+            community_id = members(session)
+            activity_series.create_series(
+                session,
+                community_id,
+                activity_series.SeriesData(
+                    title="Midi",
+                    rrule=rule,
+                    timezone=ZONE,
+                    first_start=activity_series.first_start(rule, ZONE, date(2030, 1, 14)),
+                    invite_days=7,
+                ),
+                actor="t",
+            )
+            session.commit()
+        found: dict[str, activity_clock.Tick] = {}
+
+        def second_turn() -> None:
+            with database.session() as other:
+                found["tick"] = activity_clock.tick(other)
+                other.commit()
+
+        with database.session() as first:
+            assert activity_clock.tick(first).invited == 1
+            racing = threading.Thread(target=second_turn)
+            racing.start()
+            racing.join(timeout=1)
+            assert racing.is_alive()  # it waits for the first turn
+            first.commit()
+        racing.join(timeout=10)
+    assert found["tick"].invited == 0
+    with database.session() as session:
+        assert session.scalar(select(func.count(Campaign.id))) == 1
+
+
+def test_a_series_confirmed_in_the_afternoon_does_not_start_that_morning() -> None:
+    rule = "FREQ=WEEKLY;BYDAY=TU;BYHOUR=12;BYMINUTE=0;BYSECOND=0"
+    tuesday_afternoon = datetime(2030, 1, 15, 20, 0, tzinfo=UTC)  # 15:00 in Toronto
+    first = activity_series.first_start(rule, ZONE, date(2030, 1, 15), not_before=tuesday_afternoon)
+    assert first.isoformat() == "2030-01-22T12:00:00-05:00"
+    morning = datetime(2030, 1, 15, 14, 0, tzinfo=UTC)  # 9:00 in Toronto
+    assert activity_series.first_start(rule, ZONE, date(2030, 1, 15), not_before=morning).day == 15
+
+
+def test_only_activities_to_come_move_and_a_skipped_day_spares_one_moved_away(
+    database: Database,
+) -> None:
+    rule = "FREQ=WEEKLY;INTERVAL=1;BYDAY=TU;BYHOUR=12;BYMINUTE=0;BYSECOND=0"
+    with time_machine.travel(NOW, tick=False), database.session() as session:
+        community_id = members(session)
+        series_id = activity_series.create_series(
+            session,
+            community_id,
+            activity_series.SeriesData(
+                title="Midi",
+                rrule=rule,
+                timezone=ZONE,
+                first_start=activity_series.first_start(rule, ZONE, date(2030, 1, 14)),
+            ),
+            actor="t",
+        )
+        first, second, third = activity_series.occurrences(session, series_id)[:3]
+        # The second (22 January) moves to Thursday the 24th; skipping the 22nd spares it,
+        # skipping the 29th cancels the third.
+        activity_series.move(session, second.id, second.starts_at + timedelta(days=2), actor="t")
+        assert activity_series.skip(session, series_id, date(2030, 1, 22), actor="t") is None
+        assert second.state == MeetingState.SCHEDULED
+        assert activity_series.skip(session, series_id, date(2030, 1, 29), actor="t") == third.id
+        with pytest.raises(DomainError):
+            activity_series.skip(session, series_id, date(2030, 1, 10), actor="t")
+        with pytest.raises(DomainError):
+            activity_series.move(session, first.id, NOW - timedelta(hours=1), actor="t")
+        session.commit()
+        first_id = first.id
+    with time_machine.travel(NOW + timedelta(days=6), tick=False), database.session() as session:
+        # The first took place on the 15th: it can no longer be moved or cancelled.
+        with pytest.raises(DomainError):
+            activity_series.cancel(session, first_id, actor="t")
+        with pytest.raises(DomainError):
+            activity_series.move(session, first_id, NOW + timedelta(days=8), actor="t")
+        # Ended: calendars read that the rule stops at the last occurrence generated.
+        activity_series.end_series(session, series_id, actor="t")
+        session.commit()
+        last = activity_series.occurrences(session, series_id)[-1].recurrence_at
+        calendar = Calendar.from_ical(
+            activity_series.series_ics(session, series_id, organizer_email="cop@example.org")
+        )
+        master = next(e for e in calendar.walk("VEVENT") if "RRULE" in e)
+        assert master["RRULE"]["UNTIL"] == [last]
+        assert int(master["SEQUENCE"]) >= 1
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_move_during_a_turn_of_the_clock_waits_and_moves_its_reminders(
+    database: Database,
+) -> None:
+    rule = "FREQ=WEEKLY;INTERVAL=1;BYDAY=TU;BYHOUR=12;BYMINUTE=0;BYSECOND=0"
+    with time_machine.travel(NOW, tick=False):
+        with database.session() as session:
+            community_id = members(session)
+            series_id = activity_series.create_series(
+                session,
+                community_id,
+                activity_series.SeriesData(
+                    title="Midi",
+                    rrule=rule,
+                    timezone=ZONE,
+                    first_start=activity_series.first_start(rule, ZONE, date(2030, 1, 14)),
+                    invite_days=7,
+                    reminder_minutes=(1440,),
+                ),
+                actor="t",
+            )
+            first = activity_series.occurrences(session, series_id)[0]
+            first_id, later = first.id, first.starts_at + timedelta(days=2)
+            session.commit()
+
+        def coordinator_moves() -> None:
+            with database.session() as other:
+                activity_series.move(other, first_id, later, actor="t")
+                other.commit()
+
+        with database.session() as clock:
+            assert activity_clock.tick(clock).invited == 1
+            moving = threading.Thread(target=coordinator_moves)
+            moving.start()
+            moving.join(timeout=1)
+            assert moving.is_alive()  # it waits for the clock's turn
+            clock.commit()
+        moving.join(timeout=10)
+    with database.session() as session:
+        reminders = session.scalars(
+            select(Delivery.due_at).where(Delivery.step == 1, Delivery.state == "pending")
+        ).all()
+        assert reminders and set(reminders) == {later - timedelta(days=1)}

@@ -27,6 +27,7 @@ from webapp.services.ics import (
     content_type,
     filename,
     invitation,
+    series,
 )
 from webapp.services.inbound.calendar import calendar_reply
 
@@ -462,3 +463,40 @@ def test_khal_replaces_the_meeting_with_its_update_then_shows_it_cancelled(khal:
         "printics", "--format", "{cancelled}|{title}", cancellation(moved, stamp=STAMP)
     )
     assert printed == f"CANCELLED |{moved.title}"
+
+
+@needs_khal
+def test_khal_shows_a_series_its_exceptions_and_a_lone_occurrence(khal: Khal) -> None:
+    """The series' file (rule, EXDATE, a moved occurrence) and an occurrence's invitation (its
+    series' UID and RECURRENCE-ID, without the rule) both import into a real calendar."""
+    first = datetime(2030, 3, 5, 23, 30, tzinfo=UTC)  # Tuesdays 18:30 in Toronto
+    master = dataclasses.replace(
+        meeting(starts_at=first),
+        uid="series-1@amorce",
+        rrule="FREQ=WEEKLY;INTERVAL=2;BYDAY=TU;BYHOUR=18;BYMINUTE=30;BYSECOND=0",
+        exdates=(datetime(2030, 3, 19, 22, 30, tzinfo=UTC),),  # daylight time by then
+        attendees=(),
+    )
+    moved = dataclasses.replace(
+        master,
+        rrule="",
+        exdates=(),
+        sequence=1,
+        title="Moved",
+        recurrence_id=datetime(2030, 4, 2, 22, 30, tzinfo=UTC),
+        starts_at=datetime(2030, 4, 3, 22, 30, tzinfo=UTC),
+    )
+    khal("import", "--batch", series(master, (moved,), stamp=STAMP))
+    shown = [
+        (start, title) for start, _end, title, *_rest in listed(khal, "2030-03-01", "2030-04-20")
+    ]
+    assert shown == [
+        ("2030-03-05 15:30", master.title),
+        ("2030-04-03 15:30", "Moved"),
+        ("2030-04-16 15:30", master.title),
+    ]
+
+    lone = dataclasses.replace(meeting(starts_at=first), uid="series-2@amorce", recurrence_id=first)
+    khal("import", "--batch", invitation(lone, stamp=STAMP))
+    day = [title for _start, _end, title, *_rest in listed(khal, "2030-03-05", "2030-03-05")]
+    assert sorted(day) == sorted([master.title, lone.title])

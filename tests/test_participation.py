@@ -15,14 +15,17 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 import time_machine
+from builders import community_with_people
 from flask.testing import FlaskClient
+from sink import Sink
 from sqlalchemy import select
 from web_helpers import csrf_token, other_coordinator, running_app, seed, sign_in
 
 from webapp.config import Config
 from webapp.db import Database
 from webapp.models import ActivityFeedback, Campaign, Meeting, Membership, Person
-from webapp.services import activity_series, imports, meetings, participation
+from webapp.services import activity_clock, activity_series, imports, meetings, participation
+from workers.campaigns import drain_with
 
 RULE = "FREQ=WEEKLY;INTERVAL=1;BYDAY=TU;BYHOUR=18;BYMINUTE=30;BYSECOND=0"
 ZONE = "America/Toronto"
@@ -30,6 +33,11 @@ ZONE = "America/Toronto"
 FIRST_DAY = date.today() - timedelta(days=70)
 CREATED = datetime.combine(FIRST_DAY - timedelta(days=3), time(12), UTC)
 MORE = "email,first_name,last_name\ndan@example.org,Dan,Lee\neve@example.org,Eve,Noor\n"
+LATE_PEOPLE = """email,first_name,timezone
+ann@example.org,Ann,America/Toronto
+ben@example.org,Ben,America/Toronto
+late@example.org,Léa,America/Toronto
+"""
 DECLARED = {"anne": "core", "bob": "peripheral", "chloe": "active", "dan": ""}
 
 
@@ -369,3 +377,53 @@ def test_another_coordinator_finds_nothing(pages: Client, database: Database) ->
     token = csrf_token(other, "/communities/other/activities/health")
     response = other.post(pages.base + "/reengage", data={"csrf_token": token})
     assert response.status_code == 404
+
+
+def test_a_member_is_measured_on_the_activities_they_were_invited_to(
+    database: Database, config: Config, smtp_sink: Sink
+) -> None:
+    settings = config.with_overrides(smtp_url=smtp_sink.url)
+    start = datetime(2030, 1, 10, 12, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False), database.session() as session:
+        community_id = community_with_people(session, LATE_PEOPLE, timezone=ZONE)
+        for membership in session.scalars(select(Membership)):
+            membership.state = (
+                "member" if membership.person.email != "late@example.org" else "waitlisted"
+            )
+        activity_series.create_series(
+            session,
+            community_id,
+            activity_series.SeriesData(
+                title="Midi",
+                rrule=RULE,
+                timezone=ZONE,
+                first_start=activity_series.first_start(RULE, ZONE, date(2030, 1, 13)),
+                invite_days=3,
+            ),
+            actor="t",
+        )
+        session.commit()
+    # Three weekly activities, each announced three days ahead to the two first members.
+    for week in range(3):
+        with time_machine.travel(start + timedelta(days=7 * week + 3), tick=False):
+            with database.session() as session:
+                activity_clock.tick(session)
+                session.commit()
+                ids = session.scalars(select(Campaign.id)).all()
+            for campaign_id in ids:
+                while drain_with(settings, database, campaign_id):
+                    pass
+    # The latecomer joins afterwards: three silent activities make the others quiet, not them.
+    with database.session() as session:
+        late = session.scalars(
+            select(Membership)
+            .join(Person, Person.id == Membership.person_id)
+            .where(Person.email == "late@example.org")
+        ).one()
+        late.state = "member"
+        session.commit()
+        health = participation.health_of(session, community_id, now=start + timedelta(days=24))
+    assert len(health.occurrences) == 3
+    assert sorted(r.email for r in health.quiet) == ["ann@example.org", "ben@example.org"]
+    record = next(r for r in health.members if r.email == "late@example.org")
+    assert not record.quiet and record.came == 0

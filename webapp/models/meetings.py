@@ -161,6 +161,9 @@ class Meeting(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     summary_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # When the clock last could not send its invitation (no one to invite, no sender
+    # identity): it tries again a few hours later, and the series page says so meanwhile.
+    mail_refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

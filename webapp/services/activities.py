@@ -16,9 +16,10 @@ occurrences they want (all of them when the rhythm is slower than theirs).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -68,6 +69,8 @@ class Need:
     frequency: str
     slots: frozenset[str]
     timezone: str
+    format: str = ""  # in_person, online, hybrid; empty when not said
+    duration: int | None = None  # minutes
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,9 @@ class Rhythm:
     activity_types: list[str]
     left_out: list[str]  # emails of those who cannot come
     attending: list[str] = field(default_factory=list)
+    # What most of those who can come asked for (None when none said).
+    format: str | None = None
+    duration_minutes: int | None = None
 
     @property
     def rrule(self) -> str:
@@ -167,6 +173,8 @@ def propose(needs: Sequence[Need], zone: str) -> Rhythm | None:
     coming = [n for n in needs if can_come(n, chosen.weekday, chosen.part, zone)]
     demand = Counter(t for n in coming for t in n.types)
     return Rhythm(
+        format=_most_asked(n.format for n in coming if n.format),
+        duration_minutes=_most_asked(n.duration for n in coming if n.duration),
         candidate=chosen,
         timezone=zone,
         score=score,
@@ -175,6 +183,18 @@ def propose(needs: Sequence[Need], zone: str) -> Rhythm | None:
         left_out=sorted(n.email for n in needs if n not in coming),
         attending=sorted(n.email for n in coming),
     )
+
+
+Asked = TypeVar("Asked", str, int)
+
+
+def _most_asked(values: Iterable[Asked]) -> Asked | None:
+    """The answer given most often; on a tie, the smallest (the shorter length, the first
+    format in alphabetical order)."""
+    counts = Counter(values)
+    if not counts:
+        return None
+    return min(counts, key=lambda v: (-counts[v], v))
 
 
 def needs_of(session: Session, community_id: int) -> list[Need]:
@@ -206,8 +226,17 @@ def needs_of(session: Session, community_id: int) -> list[Need]:
             frequency=str(answers.get("frequency") or "monthly"),
             slots=frozenset(answers.get("availability") or ()),
             timezone=person.timezone or zone,
+            format=str(answers.get("format") or ""),
+            duration=_minutes(answers.get("duration")),
         )
     return list(found.values())
+
+
+def _minutes(value: object) -> int | None:
+    try:
+        return int(str(value)) if value not in (None, "") else None
+    except ValueError:
+        return None
 
 
 def proposed_rhythm(session: Session, community_id: int) -> Rhythm:

@@ -18,7 +18,6 @@ from webapp.models import (
     ActivityFormat,
     ActivitySeries,
     ActivityStep,
-    AuditLog,
     Campaign,
     CampaignKind,
     Community,
@@ -26,7 +25,6 @@ from webapp.models import (
     MeetingState,
     Membership,
     MembershipState,
-    Person,
     SeriesState,
     utcnow,
 )
@@ -45,14 +43,14 @@ from .errors import N_, DomainError
 # older than a week (a series created late does not survey its past).
 FEEDBACK_DELAY = timedelta(hours=1)
 FEEDBACK_WINDOW = timedelta(days=7)
+# An invitation the clock could not send is tried again this much later.
+REFUSAL_RETRY = timedelta(hours=6)
 
 
 # -- messages ------------------------------------------------------------------------------------
 
-INVITATION_SUBJECT = N_("{{ community }}: %(type)s, %(title)s")
+INVITATION_SUBJECT = N_("{{ community }}: %(type)s")
 INVITATION_LEAD = N_("The next activity of **{{ community }}**: %(type)s.")
-INVITATION_TOPIC = N_("The topic: %(topic)s.")
-INVITATION_FACILITATOR = N_("%(name)s facilitates it.")
 INVITATION_FORMAT = {
     ActivityFormat.IN_PERSON: N_("It is held in person."),
     ActivityFormat.ONLINE: N_("It is held online."),
@@ -61,32 +59,22 @@ INVITATION_FORMAT = {
 
 
 def occurrence_content(session: Session, meeting: Meeting) -> dict[str, dict[str, str]]:
-    """An occurrence's invitation, per language: its type, topic, facilitator and format."""
+    """An occurrence's invitation, per language: its type and format. Its topic and
+    facilitator, which members may have typed, are not written into this text (read as
+    Markdown and placeholders): the email shows them from the occurrence when it is sent, so
+    a reminder also tells a topic set after the invitation."""
     series = session.get_one(ActivitySeries, meeting.series_id)
-    facilitator = session.get(Person, meeting.facilitator_id) if meeting.facilitator_id else None
     content = {}
     for locale in LOCALES:
         gettext = translations_for(locale).gettext
         kind = type_label(meeting.activity_type, locale) if meeting.activity_type else ""
         kind = kind or gettext("Activity")
-        lines = [gettext(INVITATION_LEAD) % {"type": kind}]
-        if meeting.topic:
-            lines.append(gettext(INVITATION_TOPIC) % {"topic": _plain(meeting.topic)})
-        if facilitator is not None:
-            name = _plain(facilitator.display_name)
-            lines.append(gettext(INVITATION_FACILITATOR) % {"name": name})
-        lines.append(gettext(INVITATION_FORMAT[ActivityFormat(series.format)]))
+        lead = gettext(INVITATION_LEAD) % {"type": kind}
         content[locale] = {
-            "subject": gettext(INVITATION_SUBJECT)
-            % {"type": kind, "title": _plain(meeting.topic or series.title)},
-            "message": " ".join(lines),
+            "subject": gettext(INVITATION_SUBJECT) % {"type": kind},
+            "message": f"{lead} {gettext(INVITATION_FORMAT[ActivityFormat(series.format)])}",
         }
     return content
-
-
-def _plain(text: str) -> str:
-    """A member's words inside a message: no placeholder or Markdown link of theirs is read."""
-    return text.replace("{{", "{ {").replace("}}", "} }").replace("{%", "{ %").replace("%}", "% }")
 
 
 def _name(session: Session, meeting: Meeting, what: str) -> str:
@@ -133,13 +121,24 @@ class Tick:
 
 def tick(session: Session, *, now: datetime | None = None) -> Tick:
     """Generate the coming occurrences, invite to those whose invitation is due, follow up the
-    ones that just ended. Idempotent: a second turn at the same moment does nothing."""
+    ones that just ended. Idempotent: a second turn at the same moment does nothing.
+
+    Two turns at once (a slow one overlapping the next) take turns, and so do a turn and a
+    coordinator's change to a series (:func:`activity_series.lock`): the first locks the
+    series until it commits, and the second then sees what the first did (on SQLite, whose
+    writers are one at a time, the second fails and the next turn does its work). An
+    invitation that cannot go (nobody to invite, no sender identity) is tried again
+    :data:`REFUSAL_RETRY` later. Only an activity whose invitation went is followed up."""
     now = now or utcnow()
     done = Tick()
-    for series_id in session.scalars(
-        select(ActivitySeries.id).where(ActivitySeries.state == SeriesState.ACTIVE)
-    ).all():
-        done.generated += extend(session, series_id, now=now)
+    series = session.execute(
+        select(ActivitySeries.id, ActivitySeries.state)
+        .order_by(ActivitySeries.id)
+        .with_for_update(key_share=True)
+    ).all()
+    for series_id, state in series:
+        if state == SeriesState.ACTIVE:
+            done.generated += extend(session, series_id, now=now)
     rows = session.execute(
         select(Meeting, ActivitySeries.invite_days)
         .join(ActivitySeries, ActivitySeries.id == Meeting.series_id)
@@ -148,41 +147,31 @@ def tick(session: Session, *, now: datetime | None = None) -> Tick:
     for meeting, invite_days in rows:
         if meeting.starts_at - timedelta(days=invite_days) > now:
             continue
-        if _invited(session, meeting.id) or _invitation_refused(session, meeting.id):
+        refused = meeting.mail_refused_at
+        if _invited(session, meeting.id) or (refused and refused + REFUSAL_RETRY > now):
             continue
         if _send(session, meeting, None, None, done):
+            meeting.mail_refused_at = None
             done.invited += 1
+        else:
+            meeting.mail_refused_at = now
     ended = session.scalars(
         select(Meeting).where(
             Meeting.series_id.is_not(None),
             Meeting.state == MeetingState.SCHEDULED,
             Meeting.followed_up_at.is_(None),
             Meeting.starts_at > now - FEEDBACK_WINDOW,
+            Meeting.starts_at <= now,
         )
     ).all()
     for meeting in ended:
         if meetings.meeting_end(meeting) + FEEDBACK_DELAY > now:
             continue
-        follow_up(session, meeting, done)
+        if _invited(session, meeting.id):
+            follow_up(session, meeting, done)
+            done.followed_up += 1
         meeting.followed_up_at = now
-        done.followed_up += 1
     return done
-
-
-def _invitation_refused(session: Session, meeting_id: int) -> bool:
-    """An invitation the clock already tried and could not launch (nobody to invite, no sender
-    identity): it is not tried again at every turn."""
-    return (
-        session.scalar(
-            select(AuditLog.id)
-            .where(
-                AuditLog.action == "activity.invitation_not_mailed",
-                AuditLog.details["meeting"].as_integer() == meeting_id,
-            )
-            .limit(1)
-        )
-        is not None
-    )
 
 
 def follow_up(session: Session, meeting: Meeting, done: Tick | None = None) -> None:

@@ -27,7 +27,6 @@ from webapp.models import (
     Questionnaire,
     QuestionnaireKind,
     Rsvp,
-    RsvpStatus,
     SeriesState,
     utcnow,
 )
@@ -158,15 +157,9 @@ def save_needs(
 
 
 def may_give_feedback(session: Session, meeting: Meeting, person_id: int) -> bool:
-    """Whether the person came to the occurrence: checked in, counted as come, or said yes."""
-    if person_id in activity_series.came(session, meeting):
-        return True
-    rsvp = session.scalar(
-        select(Rsvp).where(Rsvp.meeting_id == meeting.id, Rsvp.person_id == person_id)
-    )
-    return rsvp is not None and (
-        rsvp.checked_in_at is not None or rsvp.status == RsvpStatus.ACCEPTED
-    )
+    """Whether the person came to the occurrence: checked in, or, when nobody was checked in,
+    said yes (:func:`activity_series.came`), the people its feedback survey went to."""
+    return person_id in activity_series.came(session, meeting)
 
 
 def feedback_of(session: Session, meeting_id: int, person_id: int) -> ActivityFeedback | None:

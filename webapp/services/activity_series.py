@@ -39,7 +39,7 @@ from webapp.models import (
     utcnow,
 )
 
-from . import ics, meetings
+from . import ics, meetings, poll_zones
 from .errors import N_, DomainError, NotFound
 
 # Occurrences exist this far ahead; the beat adds the next ones as time goes by.
@@ -126,20 +126,26 @@ def parse_rule(rule: str, dtstart: datetime) -> rrule:
     return parsed
 
 
-def first_start(rule: str, zone: str, on_or_after: date) -> datetime:
-    """The first start the rule gives on or after a day (aware, in ``zone``): where a proposed
-    rhythm begins."""
+def first_start(
+    rule: str, zone: str, on_or_after: date, *, not_before: datetime | None = None
+) -> datetime:
+    """The first start the rule gives on or after a day (aware, in ``zone``), and not before
+    ``not_before`` (now, for a series being confirmed: not earlier the same day): where a
+    proposed rhythm begins."""
     try:
         tz = ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise DomainError(N_("Unknown time zone %(zone)s."), zone=repr(zone)) from None
-    midnight = datetime.combine(on_or_after, time(0))
+    since = datetime.combine(on_or_after, time(0))
+    if not_before is not None:
+        since = max(since, not_before.astimezone(tz).replace(tzinfo=None, microsecond=0))
     # Every week (or month) from that day: an interval counts from the first start, not from
     # the day the coordinator gives.
-    found = parse_rule(rule, midnight).replace(interval=1).after(midnight, inc=True)
+    found = parse_rule(rule, since).replace(interval=1).after(since, inc=True)
     if found is None:
         raise DomainError(N_("The recurrence rule gives no date after %(day)s."), day=on_or_after)
-    return found.replace(tzinfo=tz)
+    # A start the clocks skip that day (the hour lost in spring) is refused, naming it.
+    return poll_zones.local_to_utc(found, zone).astimezone(tz)
 
 
 def expand(series: ActivitySeries, until: datetime) -> list[datetime]:
@@ -254,10 +260,27 @@ def extend(session: Session, series_id: int, *, now: datetime) -> int:
     return added
 
 
-def _occurrence(session: Session, meeting_id: int) -> Meeting:
+def lock(session: Session, series_id: int) -> ActivitySeries:
+    """The series, locked until the transaction ends: the clock and a coordinator's change to
+    it take turns, so neither acts on what the other is changing. (``FOR NO KEY UPDATE``: a
+    member's topic or feedback, which only refers to the series, does not wait.)"""
+    found = session.scalars(
+        select(ActivitySeries).where(ActivitySeries.id == series_id).with_for_update(key_share=True)
+    ).one_or_none()
+    if found is None:
+        raise NotFound(N_("No such series of activities."))
+    return found
+
+
+def _occurrence(session: Session, meeting_id: int, *, to_come: bool = False) -> Meeting:
+    """An occurrence, its series locked (:func:`lock`); ``to_come``: refused once it started."""
     meeting = session.get(Meeting, meeting_id)
     if meeting is None or meeting.series_id is None:
         raise NotFound(N_("No such activity."))
+    lock(session, meeting.series_id)
+    session.refresh(meeting)
+    if to_come and meeting.starts_at <= utcnow():
+        raise DomainError(N_("This activity has already taken place."))
     return meeting
 
 
@@ -303,26 +326,39 @@ def set_occurrence(
 
 
 def skip(session: Session, series_id: int, day: date, *, actor: str) -> int | None:
-    """Add an exception to the rule (no activity that day); the occurrence generated for that
-    day, if any, is cancelled (its invitees are told when it was announced). Returns it."""
-    series = _series(session, series_id)
-    text = day.isoformat()
-    if text not in (series.exdates or []):
-        series.exdates = sorted({*(series.exdates or []), text})
-    series.sequence += 1
+    """No activity that day (in the series' zone): the rule gets an exception (EXDATE), and
+    the activity planned that day, if any, is cancelled (its invitees are told when it was
+    announced). An activity moved away from that day stays where it went. Returns the
+    cancelled one."""
+    series = lock(session, series_id)
+    if day <= utcnow().astimezone(ZoneInfo(series.timezone)).date():
+        raise DomainError(N_("Choose a day to come."))
     tz = ZoneInfo(series.timezone)
-    for meeting in occurrences(session, series.id):
-        assert meeting.recurrence_at is not None
-        if meeting.recurrence_at.astimezone(tz).date() == day:
+    found = occurrences(session, series.id)
+    moved_away = any(
+        m.recurrence_at is not None
+        and m.recurrence_at.astimezone(tz).date() == day
+        and m.starts_at.astimezone(tz).date() != day
+        and m.state == MeetingState.SCHEDULED
+        for m in found
+    )
+    text = day.isoformat()
+    if not moved_away and text not in (series.exdates or []):
+        series.exdates = sorted({*(series.exdates or []), text})
+        series.sequence += 1
+    _audit(session, series, actor, "series.skipped", {"day": text})
+    for meeting in found:
+        on_that_day = meeting.starts_at.astimezone(tz).date() == day
+        if on_that_day and meeting.state == MeetingState.SCHEDULED:
             cancel(session, meeting.id, actor=actor)
             return meeting.id
-    _audit(session, series, actor, "series.skipped", {"day": text})
     return None
 
 
 def cancel(session: Session, meeting_id: int, *, actor: str) -> bool:
-    """Cancel one occurrence; the others stay. Those already invited get the cancellation."""
-    meeting = _occurrence(session, meeting_id)
+    """Cancel one occurrence to come; the others stay. Those already invited get the
+    cancellation."""
+    meeting = _occurrence(session, meeting_id, to_come=True)
     if not meetings.cancel(session, meeting.id, actor=actor):
         return False
     from .activity_clock import tell_invitees  # (it imports this module)
@@ -332,9 +368,11 @@ def cancel(session: Session, meeting_id: int, *, actor: str) -> bool:
 
 
 def move(session: Session, meeting_id: int, starts_at: datetime, *, actor: str) -> bool:
-    """Move one occurrence (its reminders move with it); the others stay. Those already
-    invited get the change."""
-    meeting = _occurrence(session, meeting_id)
+    """Move one occurrence to come, to a time to come (its reminders move with it); the others
+    stay. Those already invited get the change."""
+    meeting = _occurrence(session, meeting_id, to_come=True)
+    if starts_at <= utcnow():
+        raise DomainError(N_("Move it to a time to come."))
     moved = meetings.change(
         session,
         meeting.id,
@@ -356,9 +394,13 @@ def move(session: Session, meeting_id: int, starts_at: datetime, *, actor: str) 
 
 
 def end_series(session: Session, series_id: int, *, actor: str) -> None:
-    """No more occurrences are generated; those already planned stay."""
-    series = _series(session, series_id)
+    """No more occurrences are generated; those already planned stay (calendars hear that the
+    rule now ends with the last of them)."""
+    series = lock(session, series_id)
+    if series.state == SeriesState.ENDED:
+        return
     series.state = SeriesState.ENDED
+    series.sequence += 1
     _audit(session, series, actor, "series.ended", {})
 
 
@@ -399,6 +441,12 @@ def series_ics(session: Session, series_id: int, *, organizer_email: str) -> byt
         and m.recurrence_at.astimezone(tz).date().isoformat() not in (series.exdates or [])
     ]
     organizer = (community.sender_name or community.name, organizer_email)
+    rule = series.rrule
+    last = max((m.recurrence_at for m in found if m.recurrence_at is not None), default=None)
+    if series.state == SeriesState.ENDED and last is not None and "UNTIL=" not in rule:
+        # Ended: the rule stops at the last occurrence generated (UNTIL in UTC, RFC 5545).
+        rule = ";".join(p for p in rule.split(";") if not p.startswith("COUNT="))
+        rule += f";UNTIL={last.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}"
     master = ics.CalendarEvent(
         uid=series.uid,
         sequence=series.sequence,
@@ -408,7 +456,7 @@ def series_ics(session: Session, series_id: int, *, organizer_email: str) -> byt
         timezone=series.timezone,
         location=series.place,
         organizer=organizer,
-        rrule=series.rrule,
+        rrule=rule,
         exdates=tuple(skipped),
     )
     overrides = tuple(

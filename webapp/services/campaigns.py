@@ -173,15 +173,15 @@ def _activity_text(gettext: Callable[[str], str], step: str) -> tuple[str, str]:
         )
     if step == ActivityStep.SUMMARY:
         return gettext("Your summary of the activity of “{{ community }}”"), gettext(
-            "Thank you for facilitating. A few lines on what was said and decided help those "
-            "who came remember it and those who could not come catch up: post them with the "
-            "link below."
+            "Thank you for facilitating. A few lines on what was said and decided help everyone "
+            "remember it: post them with the link below; the members find them with the "
+            "activity."
         )
     if step == ActivityStep.TOPICS:
         return gettext("What should the next activities of “{{ community }}” be about?"), gettext(
             "We missed you at the last activity of **{{ community }}**. What would you like the "
-            "next ones to be about? Propose a topic in a few words: it feeds the coming "
-            "occurrences."
+            "next ones to be about? Propose a topic in a few words: the next activities are "
+            "planned from the members' proposals."
         )
     if step == ActivityStep.REENGAGE:
         return gettext("We miss you at “{{ community }}”"), gettext(

@@ -81,6 +81,7 @@ class MessageContext:
     update: bool = False  # an invitation already went out for this meeting before this one
     # The UID and RECURRENCE-ID a calendar knows the meeting by (an occurrence of a series).
     calendar_identity: tuple[str, datetime | None] | None = None
+    facilitator: str = ""  # who facilitates the activity, by name
     attended: frozenset[int] = frozenset()  # who came to the meeting a follow-up is about
     # A vote's statements as its email numbers them: (number, {locale: section heading}, text).
     statements: list[tuple[int, dict[str, str], str]] = field(default_factory=list)
@@ -112,12 +113,21 @@ def context_for(session: Session, community: Community, campaign: Campaign) -> M
         campaign,
         meeting=meeting,
         calendar_identity=meetings.calendar_identity(session, meeting) if meeting else None,
+        facilitator=_facilitator(session, meeting),
         poll=session.get(Poll, campaign.poll_id) if campaign.poll_id else None,
         # A personal notice (a seat freed up) is not an update of the meeting.
         update=earlier is not None and not (campaign.audience_filter or {}).get("people"),
         attended=attended,
         statements=_numbered_statements(session, campaign),
     )
+
+
+def _facilitator(session: Session, meeting: Meeting | None) -> str:
+    """Who facilitates the activity, by name (empty for a meeting without one)."""
+    if meeting is None or meeting.facilitator_id is None:
+        return ""
+    person = session.get(Person, meeting.facilitator_id)
+    return person.display_name if person else ""
 
 
 def _numbered_statements(
@@ -166,6 +176,9 @@ def _event_values(ctx: MessageContext, locale: str, zone_name: str) -> dict[str,
             "agenda": [localised(item, locale) for item in meeting.agenda or []],
             "cancelled": meeting.state == MeetingState.CANCELLED,
             "changed": ctx.update and meeting.sequence > 0,
+            # An activity's own topic and facilitator, as they stand when the email goes.
+            "topic": meeting.topic,
+            "facilitator": ctx.facilitator,
         }
     return values
 

@@ -4,8 +4,8 @@ to those the members declared.
 
 An occurrence is past once it has ended and was not cancelled. Someone *came* to it when the
 facilitator checked them in; when nobody was checked in at an occurrence, those who said yes
-count as having come (as :func:`activity_series.came` does). Membership is read as it is now:
-the current members are taken as invited to every past occurrence.
+count as having come (as :func:`activity_series.came` does). The current members are measured
+on the occurrences whose invitation went to them (on all of them when Amorce sent none).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from webapp.models import (
     Campaign,
     CampaignKind,
     CampaignState,
+    Delivery,
+    DeliveryState,
     Meeting,
     MeetingState,
     Membership,
@@ -192,13 +194,35 @@ def health_of(
         }
         for t in tallies
     }
-    recent = past[-window:] if len(past) >= window else []
-    records = [
-        _record(person, declared or "", past, recent, rsvps, came)
-        for _pid, declared, person in members
-    ]
+    invited = _invited(session, [m.id for m in past])
+    records = []
+    for _pid, declared, person in members:
+        # A member is measured on the occurrences they were invited to (all of them when the
+        # invitations were not sent by Amorce): one who joined last week is not going quiet.
+        theirs = [m for m in past if m.id not in invited or person.id in invited[m.id]]
+        recent = theirs[-window:] if len(theirs) >= window else []
+        records.append(_record(person, declared or "", theirs, recent, rsvps, came))
     records.sort(key=lambda r: (r.name.lower(), r.person_id))
     return Health(len(series), window, tallies, records)
+
+
+def _invited(session: Session, meeting_ids: list[int]) -> dict[int, set[int]]:
+    """Per occurrence whose invitation went out through Amorce: who it was sent to."""
+    found: dict[int, set[int]] = defaultdict(set)
+    rows = session.execute(
+        select(Campaign.meeting_id, Delivery.person_id)
+        .join(Delivery, Delivery.campaign_id == Campaign.id)
+        .where(
+            Campaign.kind == CampaignKind.INVITATION,
+            Campaign.meeting_id.in_(meeting_ids),
+            Delivery.step == 0,
+            Delivery.state == DeliveryState.SENT,
+        )
+    )
+    for meeting_id, person_id in rows:
+        if meeting_id is not None:
+            found[meeting_id].add(person_id)
+    return found
 
 
 def _rsvps(

@@ -194,7 +194,9 @@ def new_series(slug: str) -> ResponseReturnValue:
                 title=form.title.data or "",
                 rrule=rule,
                 timezone=zone,
-                first_start=activity_series.first_start(rule, zone, form.first_day.data),
+                first_start=activity_series.first_start(
+                    rule, zone, form.first_day.data, not_before=utcnow()
+                ),
                 duration_minutes=form.duration.data or 0,
                 place=form.place.data or "",
                 format=form.format.data or "",

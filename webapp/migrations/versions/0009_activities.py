@@ -135,6 +135,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("followed_up_at", webapp.models.base.UTCDateTime(), nullable=True)
         )
+        batch_op.add_column(
+            sa.Column("mail_refused_at", webapp.models.base.UTCDateTime(), nullable=True)
+        )
         batch_op.create_index(batch_op.f("ix_meetings_series_id"), ["series_id"], unique=False)
         batch_op.create_unique_constraint(
             batch_op.f("uq_meetings_series_id_recurrence_at"), ["series_id", "recurrence_at"]
@@ -165,6 +168,7 @@ def downgrade() -> None:
         )
         batch_op.drop_constraint(batch_op.f("uq_meetings_series_id_recurrence_at"), type_="unique")
         batch_op.drop_index(batch_op.f("ix_meetings_series_id"))
+        batch_op.drop_column("mail_refused_at")
         batch_op.drop_column("followed_up_at")
         batch_op.drop_column("summary_at")
         batch_op.drop_column("summary")
