@@ -231,7 +231,9 @@ def extend(session: Session, series_id: int, *, now: datetime) -> int:
     series = _series(session, series_id)
     if series.state != SeriesState.ACTIVE:
         return 0
-    known = {m.recurrence_at for m in occurrences(session, series.id)}
+    known = set(
+        session.scalars(select(Meeting.recurrence_at).where(Meeting.series_id == series.id))
+    )
     count = len(known)
     added = 0
     for start in expand(series, now + HORIZON):

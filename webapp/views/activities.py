@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_skeleton, format_time
 from babel.numbers import format_decimal
 from flask import Blueprint, Response, abort, flash, render_template, request
 from flask.typing import ResponseReturnValue
@@ -45,6 +46,7 @@ from webapp.models import (
     Membership,
     Person,
     Rsvp,
+    RsvpStatus,
     SeriesState,
     utcnow,
 )
@@ -63,6 +65,7 @@ SERIES_STATES = {SeriesState.ACTIVE: _l("Active"), SeriesState.ENDED: _l("Ended"
 OCCURRENCE_STATES = {
     "scheduled": _l("Scheduled"),
     "moved": _l("Moved"),
+    "held": _l("Held"),
     "cancelled": _l("Cancelled"),
 }
 FORMATS = {choice.value: choice.label for choice in FORMAT_CHOICES}
@@ -252,10 +255,20 @@ def member_choices(community_id: int) -> list[tuple[int, str]]:
     return sorted(((p.id, p.display_name) for p in people), key=lambda p: p[1].lower())
 
 
-def _state(meeting: Meeting) -> str:
+def _state(meeting: Meeting, now: datetime) -> str:
     if meeting.state == MeetingState.CANCELLED:
         return "cancelled"
+    if meeting.starts_at <= now:
+        return "held"
     return "moved" if meeting.starts_at != meeting.recurrence_at else "scheduled"
+
+
+def _short(moment: datetime, zone: str, locale: str) -> str:
+    """ "mar. 22 sept. 2026, 18:30": a moment in the series' zone (written once, in the
+    table's heading)."""
+    local = moment.astimezone(ZoneInfo(zone))
+    day = format_skeleton("yMMMEd", local, locale=locale)
+    return f"{day}, {format_time(local, format='short', locale=locale)}"
 
 
 def _lines(
@@ -271,6 +284,13 @@ def _lines(
         .group_by(Rsvp.meeting_id, Rsvp.status)
     ):
         answers[meeting_id][status] = count
+    checked = dict(
+        session.execute(
+            select(Rsvp.meeting_id, func.count())
+            .where(Rsvp.meeting_id.in_(ids), Rsvp.checked_in_at.is_not(None))
+            .group_by(Rsvp.meeting_id)
+        ).all()
+    )
     feedback = {
         meeting_id: (float(average), count)
         for meeting_id, average, count in session.execute(
@@ -294,12 +314,15 @@ def _lines(
         average, feedbacks = feedback.get(m.id, (None, 0))
         line = OccurrenceLine(
             meeting=m,
-            when=moment(m.starts_at, m.timezone),
-            state=_state(m),
+            when=_short(m.starts_at, m.timezone, locale),
+            state=_state(m, now),
             kind=activity_series.type_label(m.activity_type, locale) if m.activity_type else "",
             facilitator=names.get(m.facilitator_id or 0, ""),
             counts={s: answers[m.id][s] for s in ("accepted", "tentative", "declined")},
-            came=None if upcoming or cancelled else len(activity_series.came(session, m)),
+            # Who came (as activity_series.came): checked in, or said yes when nobody was.
+            came=None
+            if upcoming or cancelled
+            else checked.get(m.id) or answers[m.id][RsvpStatus.ACCEPTED],
             usefulness=format_decimal(average, "0.0", locale=locale) if average else "",
             feedbacks=feedbacks,
             upcoming=upcoming,
