@@ -310,7 +310,7 @@ def repoll(slug: str) -> ResponseReturnValue:
         slug,
         "repoll-title",
         participation.prepare_repoll,
-        _l("Needs and availability again, %(day)s"),
+        _l("Needs and availability survey, %(day)s"),
     )
 
 
