@@ -354,3 +354,31 @@ def test_a_move_during_a_turn_of_the_clock_waits_and_moves_its_reminders(
             select(Delivery.due_at).where(Delivery.step == 1, Delivery.state == "pending")
         ).all()
         assert reminders and set(reminders) == {later - timedelta(days=1)}
+
+
+def test_a_turn_of_one_series_leaves_the_others_alone(database: Database) -> None:
+    rule = "FREQ=WEEKLY;INTERVAL=1;BYDAY=TU;BYHOUR=12;BYMINUTE=0;BYSECOND=0"
+    with time_machine.travel(NOW, tick=False), database.session() as session:
+        community_id = members(session)
+        ids = [
+            activity_series.create_series(
+                session,
+                community_id,
+                activity_series.SeriesData(
+                    title=title,
+                    rrule=rule,
+                    timezone=ZONE,
+                    first_start=activity_series.first_start(rule, ZONE, date(2030, 1, 14)),
+                    invite_days=7,
+                ),
+                actor="t",
+            )
+            for title in ("Midi", "Soir")
+        ]
+        session.commit()
+        assert activity_clock.series_to_tick(session) == ids
+        assert activity_clock.tick(session, series_id=ids[1]).invited == 1
+        session.commit()
+        invited = session.scalars(select(Campaign.meeting_id)).all()
+        assert [activity_series.occurrences(session, ids[1])[0].id] == invited
+        assert activity_clock.tick(session).invited == 1  # the other one's turn

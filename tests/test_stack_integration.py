@@ -9,16 +9,22 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 import redis
+from builders import community_with_people
 from processes import STACK_DB, WORKER, redis_db, start_process, stop_process, subprocess_env
 from sink import Sink
+from sqlalchemy import select
 
 from webapp import create_app
 from webapp.config import Config
 from webapp.db import Database
+from webapp.models import Membership
+from webapp.services import activity_series
+from workers.factory import make_celery
 
 pytestmark = pytest.mark.integration
 
@@ -202,3 +208,47 @@ def test_launch_wait_delivers_exactly_once_and_unsubscribed_are_never_mailed(
     listing = amorce(stack_env, "people", "list", "cop-wait", "--format", "json")
     una = next(p for p in json.loads(listing) if p["email"] == "una@example.org")
     assert una["suppressed"] == "true"
+
+
+def test_the_activity_clock_invites_through_a_real_worker(
+    stack_env: dict[str, str],
+    worker: subprocess.Popen[bytes],
+    smtp_sink: Sink,
+    database: Database,
+) -> None:
+    rule = "FREQ=WEEKLY;BYDAY=TU;BYHOUR=12;BYMINUTE=0;BYSECOND=0"
+    with database.session() as session:
+        community_id = community_with_people(
+            session,
+            "email,first_name,language,timezone\n"
+            "ana@example.org,Ana,fr,America/Toronto\nben@example.org,Ben,en,Europe/Paris\n",
+            timezone="America/Toronto",
+        )
+        for membership in session.scalars(select(Membership)):
+            membership.state = "member"
+        activity_series.create_series(
+            session,
+            community_id,
+            activity_series.SeriesData(
+                title="Midi-causerie",
+                rrule=rule,
+                timezone="America/Toronto",
+                first_start=activity_series.first_start(
+                    rule, "America/Toronto", date.today() + timedelta(days=1)
+                ),
+                invite_days=8,  # the first Tuesday is at most a week away: due now
+            ),
+            actor="t",
+        )
+        session.commit()
+    # What the beat sends every five minutes: the worker launches the invitation and queues it.
+    celery = make_celery(Config.from_env(stack_env))
+    celery.send_task("activities.tick")
+    smtp_sink.wait_for(2, timeout=60)
+    assert sorted(r for e in smtp_sink.envelopes for r in e.rcpt_tos) == [
+        "ana@example.org",
+        "ben@example.org",
+    ]
+    invitation = smtp_sink.to("ben@example.org")[0]
+    assert invitation["Subject"] == "CoP: Activity"
+    assert any(p.get_content_type() == "text/calendar" for p in invitation.walk())

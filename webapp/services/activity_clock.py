@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from webapp.i18n import LOCALES, translations_for
@@ -117,11 +117,19 @@ class Tick:
     invited: int = 0
     followed_up: int = 0
     not_mailed: list[str] = field(default_factory=list)
+    launched: list[int] = field(default_factory=list)  # campaigns to queue once committed
 
 
-def tick(session: Session, *, now: datetime | None = None) -> Tick:
+def series_to_tick(session: Session) -> list[int]:
+    """The series a turn of the clock goes through, one transaction each (see :func:`tick`)."""
+    return list(session.scalars(select(ActivitySeries.id).order_by(ActivitySeries.id)))
+
+
+def tick(session: Session, *, now: datetime | None = None, series_id: int | None = None) -> Tick:
     """Generate the coming occurrences, invite to those whose invitation is due, follow up the
-    ones that just ended. Idempotent: a second turn at the same moment does nothing.
+    ones that just ended: of one series, or of all. Idempotent: a second turn at the same
+    moment does nothing. The worker turns each series in its own transaction, so a community
+    never waits for another's, nor loses its turn to another's error.
 
     Two turns at once (a slow one overlapping the next) take turns, and so do a turn and a
     coordinator's change to a series (:func:`activity_series.lock`): the first locks the
@@ -131,18 +139,20 @@ def tick(session: Session, *, now: datetime | None = None) -> Tick:
     :data:`REFUSAL_RETRY` later. Only an activity whose invitation went is followed up."""
     now = now or utcnow()
     done = Tick()
+    which = ActivitySeries.id == series_id if series_id is not None else true()
     series = session.execute(
         select(ActivitySeries.id, ActivitySeries.state)
+        .where(which)
         .order_by(ActivitySeries.id)
         .with_for_update(key_share=True)
     ).all()
-    for series_id, state in series:
+    for found, state in series:
         if state == SeriesState.ACTIVE:
-            done.generated += extend(session, series_id, now=now)
+            done.generated += extend(session, found, now=now)
     rows = session.execute(
         select(Meeting, ActivitySeries.invite_days)
         .join(ActivitySeries, ActivitySeries.id == Meeting.series_id)
-        .where(Meeting.state == MeetingState.SCHEDULED, Meeting.starts_at > now)
+        .where(which, Meeting.state == MeetingState.SCHEDULED, Meeting.starts_at > now)
     ).all()
     for meeting, invite_days in rows:
         if meeting.starts_at - timedelta(days=invite_days) > now:
@@ -156,8 +166,10 @@ def tick(session: Session, *, now: datetime | None = None) -> Tick:
         else:
             meeting.mail_refused_at = now
     ended = session.scalars(
-        select(Meeting).where(
-            Meeting.series_id.is_not(None),
+        select(Meeting)
+        .join(ActivitySeries, ActivitySeries.id == Meeting.series_id)
+        .where(
+            which,
             Meeting.state == MeetingState.SCHEDULED,
             Meeting.followed_up_at.is_(None),
             Meeting.starts_at > now - FEEDBACK_WINDOW,
@@ -232,6 +244,7 @@ def _send(
                 name=_name(session, meeting, STEP_NAMES[what]),
             )
             launch_campaign(session, campaign_id, actor=actor)
+        done.launched.append(campaign_id)
     except DomainError as exc:
         why = {"why": str(exc)}
         audit_occurrence(session, meeting, "system", f"activity.{what}_not_mailed", why)
