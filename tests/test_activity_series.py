@@ -5,8 +5,10 @@ exceptions and the occurrences that differ; the clock is idempotent."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,6 +26,7 @@ from webapp.services import activities, activity_clock, activity_series
 from webapp.services.errors import DomainError
 
 ZONE = "America/Toronto"
+WEEKLY = "FREQ=WEEKLY;INTERVAL=1;BYDAY=TU;BYHOUR=12;BYMINUTE=0;BYSECOND=0"
 NOW = datetime(2030, 1, 10, 15, 0, tzinfo=UTC)
 PEOPLE = """email,first_name,language,timezone
 marie@example.org,Marie,fr,America/Toronto
@@ -48,6 +51,19 @@ def series_from(session: Session, community_id: int, rhythm: activities.Rhythm) 
         activity_types=tuple(rhythm.activity_types),
     )
     return activity_series.create_series(session, community_id, data, actor="t")
+
+
+def weekly(session: Session, community_id: int, **changes: Any) -> int:
+    """A series on Tuesdays at noon from 15 January 2030 ("Midi" unless ``changes`` say)."""
+    data = activity_series.SeriesData(
+        title="Midi",
+        rrule=WEEKLY,
+        timezone=ZONE,
+        first_start=activity_series.first_start(WEEKLY, ZONE, date(2030, 1, 14)),
+    )
+    return activity_series.create_series(
+        session, community_id, dataclasses.replace(data, **changes), actor="t"
+    )
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -84,21 +100,9 @@ def test_the_rhythms_rule_expands_to_the_occurrences_the_series_shows(
 def test_skipped_dates_are_not_generated_and_one_occurrence_moves_or_goes_alone(
     database: Database,
 ) -> None:
-    rule = "FREQ=WEEKLY;INTERVAL=1;BYDAY=TU;BYHOUR=12;BYMINUTE=0;BYSECOND=0"
     with time_machine.travel(NOW, tick=False), database.session() as session:
         community_id = members(session)
-        series_id = activity_series.create_series(
-            session,
-            community_id,
-            activity_series.SeriesData(
-                title="Midi",
-                rrule=rule,
-                timezone=ZONE,
-                first_start=activity_series.first_start(rule, ZONE, date(2030, 1, 14)),
-                exdates=(date(2030, 1, 22),),
-            ),
-            actor="t",
-        )
+        series_id = weekly(session, community_id, exdates=(date(2030, 1, 22),))
         days = [
             m.starts_at.astimezone(ZoneInfo(ZONE)).date()
             for m in activity_series.occurrences(session, series_id)
@@ -151,21 +155,9 @@ def test_a_rule_or_a_type_that_cannot_be_followed_is_refused(database: Database)
 def test_the_clock_is_idempotent_and_a_refused_invitation_is_not_retried(
     database: Database,
 ) -> None:
-    rule = "FREQ=WEEKLY;INTERVAL=1;BYDAY=TU;BYHOUR=12;BYMINUTE=0;BYSECOND=0"
     with time_machine.travel(NOW, tick=False), database.session() as session:
         community_id = members(session)
-        series_id = activity_series.create_series(
-            session,
-            community_id,
-            activity_series.SeriesData(
-                title="Midi",
-                rrule=rule,
-                timezone=ZONE,
-                first_start=activity_series.first_start(rule, ZONE, date(2030, 1, 14)),
-                invite_days=7,
-            ),
-            actor="t",
-        )
+        series_id = weekly(session, community_id, invite_days=7)
         session.commit()
         first = activity_clock.tick(session)
         second = activity_clock.tick(session)
@@ -217,22 +209,10 @@ def test_a_first_start_the_clocks_skip_is_refused() -> None:
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 def test_two_turns_of_the_clock_at_once_invite_once(database: Database) -> None:
-    rule = "FREQ=WEEKLY;INTERVAL=1;BYDAY=TU;BYHOUR=12;BYMINUTE=0;BYSECOND=0"
     with time_machine.travel(NOW, tick=False):
         with database.session() as session:
             community_id = members(session)
-            activity_series.create_series(
-                session,
-                community_id,
-                activity_series.SeriesData(
-                    title="Midi",
-                    rrule=rule,
-                    timezone=ZONE,
-                    first_start=activity_series.first_start(rule, ZONE, date(2030, 1, 14)),
-                    invite_days=7,
-                ),
-                actor="t",
-            )
+            weekly(session, community_id, invite_days=7)
             session.commit()
         found: dict[str, activity_clock.Tick] = {}
 
@@ -266,20 +246,9 @@ def test_a_series_confirmed_in_the_afternoon_does_not_start_that_morning() -> No
 def test_only_activities_to_come_move_and_a_skipped_day_spares_one_moved_away(
     database: Database,
 ) -> None:
-    rule = "FREQ=WEEKLY;INTERVAL=1;BYDAY=TU;BYHOUR=12;BYMINUTE=0;BYSECOND=0"
     with time_machine.travel(NOW, tick=False), database.session() as session:
         community_id = members(session)
-        series_id = activity_series.create_series(
-            session,
-            community_id,
-            activity_series.SeriesData(
-                title="Midi",
-                rrule=rule,
-                timezone=ZONE,
-                first_start=activity_series.first_start(rule, ZONE, date(2030, 1, 14)),
-            ),
-            actor="t",
-        )
+        series_id = weekly(session, community_id)
         first, second, third = activity_series.occurrences(session, series_id)[:3]
         # The second (22 January) moves to Thursday the 24th; skipping the 22nd spares it,
         # skipping the 29th cancels the third.
@@ -315,23 +284,10 @@ def test_only_activities_to_come_move_and_a_skipped_day_spares_one_moved_away(
 def test_a_move_during_a_turn_of_the_clock_waits_and_moves_its_reminders(
     database: Database,
 ) -> None:
-    rule = "FREQ=WEEKLY;INTERVAL=1;BYDAY=TU;BYHOUR=12;BYMINUTE=0;BYSECOND=0"
     with time_machine.travel(NOW, tick=False):
         with database.session() as session:
             community_id = members(session)
-            series_id = activity_series.create_series(
-                session,
-                community_id,
-                activity_series.SeriesData(
-                    title="Midi",
-                    rrule=rule,
-                    timezone=ZONE,
-                    first_start=activity_series.first_start(rule, ZONE, date(2030, 1, 14)),
-                    invite_days=7,
-                    reminder_minutes=(1440,),
-                ),
-                actor="t",
-            )
+            series_id = weekly(session, community_id, invite_days=7, reminder_minutes=(1440,))
             first = activity_series.occurrences(session, series_id)[0]
             first_id, later = first.id, first.starts_at + timedelta(days=2)
             session.commit()
@@ -357,23 +313,10 @@ def test_a_move_during_a_turn_of_the_clock_waits_and_moves_its_reminders(
 
 
 def test_a_turn_of_one_series_leaves_the_others_alone(database: Database) -> None:
-    rule = "FREQ=WEEKLY;INTERVAL=1;BYDAY=TU;BYHOUR=12;BYMINUTE=0;BYSECOND=0"
     with time_machine.travel(NOW, tick=False), database.session() as session:
         community_id = members(session)
         ids = [
-            activity_series.create_series(
-                session,
-                community_id,
-                activity_series.SeriesData(
-                    title=title,
-                    rrule=rule,
-                    timezone=ZONE,
-                    first_start=activity_series.first_start(rule, ZONE, date(2030, 1, 14)),
-                    invite_days=7,
-                ),
-                actor="t",
-            )
-            for title in ("Midi", "Soir")
+            weekly(session, community_id, title=title, invite_days=7) for title in ("Midi", "Soir")
         ]
         session.commit()
         assert activity_clock.series_to_tick(session) == ids
