@@ -466,7 +466,9 @@ def test_s2_launched_with_redis_down_or_flushed_midway_campaigns_complete_once(
 
     # Then, with Redis back, a campaign whose queued tasks are flushed once a tenth has gone.
     flushed = launch(stack, seed(database, 500, "cop-flush"))
-    worker = stack.worker()
+    # At 150 messages a second the flush surely comes while most rows still wait, however
+    # fast the machine (unthrottled, a batch or two can go between two looks at the sink).
+    worker = stack.worker(AMORCE_SEND_RATE="150")
     stack.beat()
     stack.wait_sent(50)
     queued, waiting = stack.broker.llen("amorce"), open_rows(database, flushed, 0)
