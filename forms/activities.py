@@ -33,8 +33,7 @@ from forms.meetings import MAX_TITLE, duration_field, place_field
 from forms.questionnaires import WEEKDAYS
 from webapp.i18n import translations_for
 from webapp.models import ActivityFormat
-from webapp.services.activities import DAYS, RRULE_DAYS, STARTS, Rhythm
-from webapp.services.activity_series import activity_types, type_label
+from webapp.services.activities import DAYS, RRULE_DAYS, STARTS, Rhythm, activity_types, type_label
 from webapp.services.errors import N_
 
 # How often, as the needs survey asks it: (FREQ, INTERVAL) of the rule.

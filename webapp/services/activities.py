@@ -25,9 +25,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forms.questionnaires import DAY_PARTS, WEEKDAYS
+from forms.questionnaires import DAY_PARTS, WEEKDAYS, default_definition, localised
 from webapp.models import (
     Community,
+    Meeting,
     Membership,
     MembershipState,
     Person,
@@ -248,3 +249,28 @@ def proposed_rhythm(session: Session, community_id: int) -> Rhythm:
     if rhythm is None:
         raise DomainError(N_("No member has answered the needs survey yet."))
     return rhythm
+
+
+# -- the catalogue of activity types -------------------------------------------------------------
+
+
+def activity_types() -> list[tuple[str, dict[str, str]]]:
+    """The catalogue of activity types (code, label per language), from the needs survey."""
+    for question in default_definition("needs")["questions"]:
+        if question["id"] == "activity_types":
+            return [(c["value"], c["label"]) for c in question["choices"]]
+    return []
+
+
+def type_label(code: str, locale: str) -> str:
+    """An activity type as a reader in ``locale`` calls it (its code when unknown)."""
+    return next((localised(label, locale) for c, label in activity_types() if c == code), code)
+
+
+def occurrence_title(meeting: Meeting, locale: str) -> str:
+    """ "Midi-causerie · Reading club: Wenger 1998": the series' title, the occurrence's type
+    and topic."""
+    parts = [type_label(meeting.activity_type, locale)] if meeting.activity_type else []
+    if meeting.topic:
+        parts.append(meeting.topic)
+    return f"{meeting.title} · {': '.join(parts)}" if parts else meeting.title

@@ -30,12 +30,8 @@ from webapp.models import (
 )
 
 from . import meetings
-from .activity_series import (
-    audit_occurrence,
-    came,
-    extend,
-    type_label,
-)
+from .activities import type_label
+from .activity_series import audit_occurrence, came, extend
 from .campaigns import create_campaign, launch_campaign
 from .errors import N_, DomainError
 

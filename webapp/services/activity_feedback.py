@@ -23,7 +23,6 @@ from webapp.models import (
     AuditLog,
     Meeting,
     MeetingState,
-    Membership,
     Questionnaire,
     QuestionnaireKind,
     Rsvp,
@@ -54,18 +53,8 @@ def _audit(
     )
 
 
-def is_member(session: Session, community_id: int, person_id: int) -> bool:
-    """Whether the person takes part in the community's activities (selected or member)."""
-    state = session.scalar(
-        select(Membership.state).where(
-            Membership.community_id == community_id, Membership.person_id == person_id
-        )
-    )
-    return state in meetings.INVITED_STATES
-
-
 def _check_member(session: Session, community_id: int, person_id: int) -> None:
-    if not is_member(session, community_id, person_id):
+    if not meetings.is_invited(session, community_id, person_id):
         raise DomainError(NOT_A_MEMBER)
 
 
@@ -116,15 +105,8 @@ def needs_answers(session: Session, community_id: int, person_id: int) -> NeedsA
     """What the member answered, carried to the survey's newest version by question (the
     survey is made on first use)."""
     newest = questionnaires.ensure_questionnaire(session, community_id, QuestionnaireKind.NEEDS)
-    responses = questionnaires.responses_of(
-        session, community_id, QuestionnaireKind.NEEDS, person_id
-    )
-    if not responses:
-        return NeedsAnswers(newest, {}, None, False)
-    latest = responses[0]
-    asked = {q["id"] for q in newest.definition["questions"]}
-    kept = {key: value for key, value in (latest.answers or {}).items() if key in asked}
-    return NeedsAnswers(newest, kept, latest.updated_at, latest.complete)
+    carried = questionnaires.carried_answers(session, community_id, newest, person_id)
+    return NeedsAnswers(newest, carried.answers, carried.saved_at, carried.sent)
 
 
 def save_needs(

@@ -23,7 +23,6 @@ from dateutil.rrule import rrule, rrulestr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forms.questionnaires import default_definition, localised
 from webapp.models import (
     ActivityFormat,
     ActivitySeries,
@@ -31,7 +30,6 @@ from webapp.models import (
     Community,
     Meeting,
     MeetingState,
-    Membership,
     Rsvp,
     RsvpStatus,
     SeriesState,
@@ -40,6 +38,7 @@ from webapp.models import (
 )
 
 from . import ics, meetings, poll_zones
+from .activities import activity_types
 from .errors import N_, DomainError, NotFound
 
 # Occurrences exist this far ahead; the beat adds the next ones as time goes by.
@@ -47,19 +46,6 @@ HORIZON = timedelta(days=120)
 FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 MAX_INVITE_DAYS = 60
 TOPIC_LIMIT = 300
-
-
-def activity_types() -> list[tuple[str, dict[str, str]]]:
-    """The catalogue of activity types (code, label per language), from the needs survey."""
-    for question in default_definition("needs")["questions"]:
-        if question["id"] == "activity_types":
-            return [(c["value"], c["label"]) for c in question["choices"]]
-    return []
-
-
-def type_label(code: str, locale: str) -> str:
-    """An activity type as a reader in ``locale`` calls it (its code when unknown)."""
-    return next((localised(label, locale) for c, label in activity_types() if c == code), code)
 
 
 @dataclass(frozen=True)
@@ -302,15 +288,10 @@ def set_occurrence(
         raise DomainError(N_("A topic fits in 300 characters."))
     if activity_type and activity_type not in {c for c, _label in activity_types()}:
         raise DomainError(N_("Unknown activity type %(type)s."), type=activity_type)
-    if facilitator_id is not None:
-        state = session.scalar(
-            select(Membership.state).where(
-                Membership.community_id == meeting.community_id,
-                Membership.person_id == facilitator_id,
-            )
-        )
-        if state not in meetings.INVITED_STATES:
-            raise DomainError(N_("The facilitator is one of the members."))
+    if facilitator_id is not None and not meetings.is_invited(
+        session, meeting.community_id, facilitator_id
+    ):
+        raise DomainError(N_("The facilitator is one of the members."))
     meeting.topic = topic
     meeting.facilitator_id = facilitator_id
     meeting.activity_type = activity_type
@@ -461,33 +442,22 @@ def series_ics(session: Session, series_id: int, *, organizer_email: str) -> byt
         rrule=rule,
         exdates=tuple(skipped),
     )
+    # The occurrences that differ from the rule, as their own invitations describe them.
     overrides = tuple(
-        ics.CalendarEvent(
-            uid=series.uid,
-            sequence=m.sequence,
-            title=occurrence_title(m, community.language),
-            starts_at=m.starts_at,
-            duration=timedelta(minutes=m.duration_minutes),
-            timezone=m.timezone,
-            location=m.place,
-            organizer=organizer,
-            recurrence_id=m.recurrence_at,
+        meetings.calendar_event(
+            m,
+            community,
+            organizer_email=organizer_email,
+            attendees=(),
+            locale=community.language,
+            identity=(series.uid, m.recurrence_at),
         )
         for m in found
         if m.state == MeetingState.SCHEDULED
         and m.recurrence_at is not None
-        and (m.starts_at != m.recurrence_at or m.topic or m.activity_type or m.sequence)
+        and (m.starts_at != m.recurrence_at or m.topic or m.sequence)
     )
     return ics.series(master, overrides)
-
-
-def occurrence_title(meeting: Meeting, locale: str) -> str:
-    """ "Midi-causerie · Reading club: Wenger 1998": the series' title, the occurrence's type
-    and topic."""
-    parts = [type_label(meeting.activity_type, locale)] if meeting.activity_type else []
-    if meeting.topic:
-        parts.append(meeting.topic)
-    return f"{meeting.title} · {': '.join(parts)}" if parts else meeting.title
 
 
 # -- topics --------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from webapp.models import (
 from .audiences import told_people
 from .errors import N_, DomainError, NotFound
 from .memberships import membership_of
-from .questionnaires import ensure_questionnaire, responses_of, store_answers
+from .questionnaires import carried_answers, ensure_questionnaire, store_answers
 
 # People who may still fill in or change an application.
 APPLYING = {MembershipState.INTERESTED, MembershipState.APPLICANT}
@@ -147,22 +147,12 @@ def _application_ids(community_id: int) -> Any:
     )
 
 
-def _responses(session: Session, community_id: int, person_id: int) -> list[Response]:
-    """The person's application responses, newest version first."""
-    return responses_of(session, community_id, QuestionnaireKind.APPLICATION, person_id)
-
-
 def draft(session: Session, community_id: int, person_id: int) -> Draft:
     """The application as the person left it, on the questionnaire's newest version."""
     questionnaire = ensure_questionnaire(session, community_id, QuestionnaireKind.APPLICATION)
+    carried = carried_answers(session, community_id, questionnaire, person_id)
     editable = _editable(session, community_id, person_id)
-    responses = _responses(session, community_id, person_id)
-    if not responses:
-        return Draft(questionnaire, {}, None, False, editable)
-    latest = responses[0]
-    asked = {q["id"] for q in questionnaire.definition["questions"]}
-    answers = {key: value for key, value in (latest.answers or {}).items() if key in asked}
-    return Draft(questionnaire, answers, latest.updated_at, latest.complete, editable)
+    return Draft(questionnaire, carried.answers, carried.saved_at, carried.sent, editable)
 
 
 def _editable(session: Session, community_id: int, person_id: int) -> bool:

@@ -42,7 +42,7 @@ from webapp.models import (
 from . import questionnaire_editor
 from .errors import N_, DomainError, NotFound
 from .memberships import membership_of
-from .questionnaires import ensure_questionnaire, responses_of, store_answers
+from .questionnaires import carried_answers, ensure_questionnaire, store_answers
 
 KIND = QuestionnaireKind.CHARTER.value
 # The sections every charter answers, in their order.
@@ -206,10 +206,6 @@ class Answers:
     editable: bool  # answers are still collected and the person is in the founding group
 
 
-def _responses(session: Session, community_id: int, person_id: int) -> list[Response]:
-    return responses_of(session, community_id, KIND, person_id)
-
-
 def answers_of(session: Session, community_id: int, person_id: int) -> Answers:
     """What the member answered, carried to the questionnaire's newest version by question."""
     newest = questionnaire(session, community_id)
@@ -217,13 +213,8 @@ def answers_of(session: Session, community_id: int, person_id: int) -> Answers:
         charter_of(session, community_id).stage == CharterStage.COLLECTING
         and membership_of(session, community_id, person_id).state in FOUNDING_GROUP
     )
-    responses = _responses(session, community_id, person_id)
-    if not responses:
-        return Answers(newest, {}, None, False, editable)
-    latest = responses[0]
-    asked = {q["id"] for q in newest.definition["questions"]}
-    kept = {key: value for key, value in (latest.answers or {}).items() if key in asked}
-    return Answers(newest, kept, latest.updated_at, latest.complete, editable)
+    carried = carried_answers(session, community_id, newest, person_id)
+    return Answers(newest, carried.answers, carried.saved_at, carried.sent, editable)
 
 
 def _check_collecting(session: Session, community_id: int) -> None:

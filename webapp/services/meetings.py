@@ -39,7 +39,7 @@ from webapp.models import (
     utcnow,
 )
 
-from . import ics, poll_zones, polls
+from . import activities, ics, poll_zones, polls
 from .errors import N_, DomainError, NotFound
 from .memberships import membership_of
 
@@ -105,6 +105,17 @@ def check_meeting(data: MeetingData) -> None:
         raise DomainError(
             N_("At most 5 reminders, each between 1 minute and 60 days before the meeting.")
         )
+
+
+def is_invited(session: Session, community_id: int, person_id: int) -> bool:
+    """Whether the person is invited to the community's meetings and activities (the founding
+    group: selected or member)."""
+    state = session.scalar(
+        select(Membership.state).where(
+            Membership.community_id == community_id, Membership.person_id == person_id
+        )
+    )
+    return state in INVITED_STATES
 
 
 def _meeting(session: Session, meeting_id: int) -> Meeting:
@@ -662,7 +673,7 @@ def calendar_event(
         uid=uid,
         recurrence_id=recurrence_id,
         sequence=meeting.sequence,
-        title=f"{meeting.title} · {meeting.topic}" if meeting.topic else meeting.title,
+        title=activities.occurrence_title(meeting, locale),
         description="\n".join(localised(item, locale) for item in meeting.agenda or []),
         starts_at=meeting.starts_at,
         duration=timedelta(minutes=meeting.duration_minutes),

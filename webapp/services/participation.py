@@ -11,7 +11,8 @@ on the occurrences whose invitation went to them (on all of them when Amorce sen
 from __future__ import annotations
 
 import enum
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -183,7 +184,7 @@ def health_of(
         )
     ).all()
     rsvps = _rsvps(session, community_id, {m.id for m in past}, now)
-    feedback = _feedback(session, community_id, now)
+    feedback = feedback_averages(session, [m.id for m in past])
     tallies = [_tally(m, series, len(members), rsvps.get(m.id, {}), feedback) for m in past]
     # Who came to each occurrence: checked in, or said yes when nobody was checked in.
     came = {
@@ -245,23 +246,61 @@ def _rsvps(
     return found
 
 
-def _feedback(session: Session, community_id: int, now: datetime) -> dict[int, tuple[float, int]]:
-    """Per occurrence: the average usefulness given, and how many gave one."""
+def feedback_averages(
+    session: Session, meeting_ids: Collection[int]
+) -> dict[int, tuple[float, int]]:
+    """Per occurrence: the average usefulness given, and how many gave one (none: absent)."""
     rows = session.execute(
         select(
             ActivityFeedback.meeting_id,
             func.avg(ActivityFeedback.usefulness),
             func.count(ActivityFeedback.usefulness),
         )
-        .join(Meeting, Meeting.id == ActivityFeedback.meeting_id)
         .where(
-            Meeting.community_id == community_id,
-            Meeting.starts_at <= now,
+            ActivityFeedback.meeting_id.in_(list(meeting_ids)),
             ActivityFeedback.usefulness.is_not(None),
         )
         .group_by(ActivityFeedback.meeting_id)
     )
     return {meeting_id: (float(average), int(count)) for meeting_id, average, count in rows}
+
+
+@dataclass(frozen=True)
+class Turnout:
+    """How the members answered one occurrence, who was checked in, what they found."""
+
+    answers: Counter[str]  # RSVP status: how many
+    checked_in: int
+    feedback_average: float | None
+    feedback_count: int
+
+    @property
+    def came(self) -> int:
+        """Those checked in, or when nobody was, those who said yes (as
+        :func:`activity_series.came`)."""
+        return self.checked_in or self.answers[RsvpStatus.ACCEPTED]
+
+
+def turnout(session: Session, meeting_ids: Collection[int]) -> dict[int, Turnout]:
+    """The turnout of each of these occurrences, in three queries whatever their number."""
+    ids = list(meeting_ids)
+    answers: dict[int, Counter[str]] = {i: Counter() for i in ids}
+    for meeting_id, status, count in session.execute(
+        select(Rsvp.meeting_id, Rsvp.status, func.count())
+        .where(Rsvp.meeting_id.in_(ids))
+        .group_by(Rsvp.meeting_id, Rsvp.status)
+    ):
+        answers[meeting_id][status] = count
+    checked: dict[int, int] = {
+        meeting_id: count
+        for meeting_id, count in session.execute(
+            select(Rsvp.meeting_id, func.count())
+            .where(Rsvp.meeting_id.in_(ids), Rsvp.checked_in_at.is_not(None))
+            .group_by(Rsvp.meeting_id)
+        )
+    }
+    feedback = feedback_averages(session, ids)
+    return {i: Turnout(answers[i], checked.get(i, 0), *feedback.get(i, (None, 0))) for i in ids}
 
 
 def _tally(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -69,6 +70,29 @@ def responses_of(session: Session, community_id: int, kind: str, person_id: int)
             .order_by(Questionnaire.version.desc(), Response.updated_at.desc())
         )
     )
+
+
+@dataclass(frozen=True)
+class Carried:
+    """A person's latest answers, as they left them, on a questionnaire's newest version."""
+
+    answers: dict[str, Any]
+    saved_at: datetime | None
+    sent: bool
+
+
+def carried_answers(
+    session: Session, community_id: int, questionnaire: Questionnaire, person_id: int
+) -> Carried:
+    """The person's latest response to any version of the questionnaire's kind, kept for the
+    questions ``questionnaire`` (the newest version) still asks."""
+    responses = responses_of(session, community_id, questionnaire.kind, person_id)
+    if not responses:
+        return Carried({}, None, False)
+    latest = responses[0]
+    asked = {q["id"] for q in questionnaire.definition["questions"]}
+    kept = {key: value for key, value in (latest.answers or {}).items() if key in asked}
+    return Carried(kept, latest.updated_at, latest.complete)
 
 
 def store_answers(

@@ -4,7 +4,6 @@ calendar file. The changes made from that page are in ``activity_occurrences``."
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -18,7 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from forms.activities import (
     FORMAT_CHOICES,
@@ -38,19 +37,16 @@ from webapp.extensions import db_session, state
 from webapp.i18n import reader_locale
 from webapp.mail import envelope_address
 from webapp.models import (
-    ActivityFeedback,
     ActivitySeries,
     Community,
     Meeting,
     MeetingState,
     Membership,
     Person,
-    Rsvp,
-    RsvpStatus,
     SeriesState,
     utcnow,
 )
-from webapp.services import activities, activity_series, meetings
+from webapp.services import activities, activity_series, meetings, participation
 from webapp.services.errors import DomainError
 
 from .communities import community_or_404
@@ -276,33 +272,7 @@ def _lines(
 ) -> list[OccurrenceLine]:
     session = db_session()
     found = activity_series.occurrences(session, series.id)
-    ids = [m.id for m in found]
-    answers: dict[int, Counter[str]] = {i: Counter() for i in ids}
-    for meeting_id, status, count in session.execute(
-        select(Rsvp.meeting_id, Rsvp.status, func.count())
-        .where(Rsvp.meeting_id.in_(ids))
-        .group_by(Rsvp.meeting_id, Rsvp.status)
-    ):
-        answers[meeting_id][status] = count
-    checked = dict(
-        session.execute(
-            select(Rsvp.meeting_id, func.count())
-            .where(Rsvp.meeting_id.in_(ids), Rsvp.checked_in_at.is_not(None))
-            .group_by(Rsvp.meeting_id)
-        ).all()
-    )
-    feedback = {
-        meeting_id: (float(average), count)
-        for meeting_id, average, count in session.execute(
-            select(
-                ActivityFeedback.meeting_id,
-                func.avg(ActivityFeedback.usefulness),
-                func.count(ActivityFeedback.usefulness),
-            )
-            .where(ActivityFeedback.meeting_id.in_(ids), ActivityFeedback.usefulness.is_not(None))
-            .group_by(ActivityFeedback.meeting_id)
-        )
-    }
+    turnouts = participation.turnout(session, [m.id for m in found])
     names = dict(members)
     types = type_choices(reader_locale())
     locale = reader_locale()
@@ -311,20 +281,18 @@ def _lines(
     for m in found:
         cancelled = m.state == MeetingState.CANCELLED
         upcoming = not cancelled and m.starts_at > now
-        average, feedbacks = feedback.get(m.id, (None, 0))
+        turned = turnouts[m.id]
+        average = turned.feedback_average
         line = OccurrenceLine(
             meeting=m,
             when=_short(m.starts_at, m.timezone, locale),
             state=_state(m, now),
-            kind=activity_series.type_label(m.activity_type, locale) if m.activity_type else "",
+            kind=activities.type_label(m.activity_type, locale) if m.activity_type else "",
             facilitator=names.get(m.facilitator_id or 0, ""),
-            counts={s: answers[m.id][s] for s in ("accepted", "tentative", "declined")},
-            # Who came (as activity_series.came): checked in, or said yes when nobody was.
-            came=None
-            if upcoming or cancelled
-            else checked.get(m.id) or answers[m.id][RsvpStatus.ACCEPTED],
+            counts={s: turned.answers[s] for s in ("accepted", "tentative", "declined")},
+            came=None if upcoming or cancelled else turned.came,
             usefulness=format_decimal(average, "0.0", locale=locale) if average else "",
-            feedbacks=feedbacks,
+            feedbacks=turned.feedback_count,
             upcoming=upcoming,
         )
         if upcoming:
@@ -363,7 +331,7 @@ def render_series(
         ended=series.state == SeriesState.ENDED,
         words=series_words(series),
         next=moment(coming.starts_at, coming.timezone) if coming else "",
-        rotation=[activity_series.type_label(t, locale) for t in series.activity_types or []],
+        rotation=[activities.type_label(t, locale) for t in series.activity_types or []],
         skipped=[date.fromisoformat(d) for d in series.exdates or []],
         lines=lines,
         topics=activity_series.open_topics(session, series.id),

@@ -24,7 +24,7 @@ from forms.public import ConfirmForm
 from webapp.extensions import db_session
 from webapp.i18n import reader_locale
 from webapp.models import utcnow
-from webapp.services import activity_series, participation
+from webapp.services import activities, participation
 from webapp.services.errors import DomainError
 
 from .communities import community_or_404
@@ -285,7 +285,7 @@ def index(slug: str) -> ResponseReturnValue:
             level_names=LEVELS,
             day=day_text,
             average=average_text,
-            type_label=lambda code: activity_series.type_label(code, locale) if code else "—",
+            type_label=lambda code: activities.type_label(code, locale) if code else "—",
             zone=community.timezone or "UTC",
         )
     return render_template("activities/health.html", **values)

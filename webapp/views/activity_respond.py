@@ -38,12 +38,19 @@ from webapp.models import (
     SeriesState,
     utcnow,
 )
-from webapp.services import activity_feedback, activity_series, apply, tokens
+from webapp.services import (
+    activities,
+    activity_feedback,
+    activity_series,
+    apply,
+    meetings,
+    tokens,
+)
 from webapp.services.errors import DomainError, NotFound
 from webapp.services.messages import moment_text
 from webapp.services.reminders import zone as zone_or_utc
 
-from .apply import autosaved, posted_grant, resume_value
+from .apply import autosaved, posted_grant, resume_value, saved_for_later, sent_or_saved
 from .errors import error_text
 from .respond import community_and_person, invalid_link, respondent
 
@@ -79,7 +86,7 @@ def _visit(grant: tokens.TokenGrant | None, step: str | None = None) -> Visit | 
     campaign = apply.campaign_of(db, grant.delivery_id)
     if campaign is None or campaign.kind != CampaignKind.ACTIVITY:
         return None
-    if not activity_feedback.is_member(db, grant.community_id, grant.person_id):
+    if not meetings.is_invited(db, grant.community_id, grant.person_id):
         return None
     meeting = None
     if campaign.meeting_id is not None:
@@ -176,7 +183,7 @@ def _render(
         steps=ActivityStep,
         email_step=visit.campaign.activity_step,
         meeting=meeting,
-        meeting_title=activity_series.occurrence_title(meeting, locale) if meeting else "",
+        meeting_title=activities.occurrence_title(meeting, locale) if meeting else "",
         when=moment_text(meeting.starts_at, zone, locale) if meeting else "",
         cancelled=meeting is not None and meeting.state == MeetingState.CANCELLED,
         took_place=meeting is not None and meeting.starts_at <= utcnow(),
@@ -190,7 +197,7 @@ def _render(
         if visit.step == ActivityStep.REENGAGE
         else [],
         moment=lambda value: moment_text(value, zone, locale),
-        type_label=lambda code: activity_series.type_label(code, locale),
+        type_label=lambda code: activities.type_label(code, locale),
         resume=resume_value(visit.grant),
         definition=definition,
         localised=localised,
@@ -242,40 +249,34 @@ def answer_needs() -> ResponseReturnValue:
     form = _needs_form(answers, formdata=request.form)
     given = answers_from_form(form, answers.questionnaire.definition)
     sending = request.form.get("action") == "send"
-    shown = {"needs": answers, "needs_form": form}
-    try:
-        if sending and form.validate():
-            activity_feedback.save_needs(db, community_id, person_id, given, complete=True)
-            db.commit()
-            flash(
-                _(
-                    "Thank you: your needs and availability are sent. You can come back and "
-                    "change them at any time."
-                ),
-                "success",
-            )
-            return redirect(_page_url(visit), code=303)
-        if not answers.sent:
-            activity_feedback.save_needs(db, community_id, person_id, given, complete=False)
-            db.commit()
-    except DomainError as exc:
-        db.rollback()
-        shown["needs"] = activity_feedback.needs_answers(db, community_id, person_id)
-        return _render(visit, 409, refusal=error_text(exc), **shown)
-    if sending:
-        return _render(visit, 400, **shown)
-    if answers.sent:  # sent before: a draft never replaces sent answers, all kept here
-        return _render(
-            visit,
-            409,
-            refusal=_("Your answers are already sent: send them again to change them."),
-            **shown,
+
+    def save(complete: bool) -> None:
+        activity_feedback.save_needs(db, community_id, person_id, given, complete=complete)
+
+    def refused(status: int, refusal: str, fresh: bool) -> ResponseReturnValue:
+        shown = activity_feedback.needs_answers(db, community_id, person_id) if fresh else answers
+        return _render(visit, status, refusal=refusal, needs=shown, needs_form=form)
+
+    def sent() -> ResponseReturnValue:
+        flash(
+            _(
+                "Thank you: your needs and availability are sent. You can come back and "
+                "change them at any time."
+            ),
+            "success",
         )
-    flash(
-        _("Your answers are saved. To come back, use the link in your email, on any device."),
-        "success",
+        return redirect(_page_url(visit), code=303)
+
+    return sent_or_saved(
+        sending=sending,
+        valid=sending and form.validate(),
+        sent_before=answers.sent,
+        save=save,
+        refused=refused,
+        after_send=sent,
+        after_save=lambda: saved_for_later(_page_url(visit)),
+        already_sent=_("Your answers are already sent: send them again to change them."),
     )
-    return redirect(_page_url(visit), code=303)
 
 
 @bp.post("/respond/activity/needs/autosave")
@@ -431,7 +432,7 @@ def series_ics() -> ResponseReturnValue:
         return invalid_link()
     db = db_session()
     community = db.get(Community, grant.community_id)
-    if community is None or not activity_feedback.is_member(db, community.id, grant.person_id):
+    if community is None or not meetings.is_invited(db, community.id, grant.person_id):
         abort(404)
     organizer = community.contact_email or envelope_address(state().config.mail_from)
     try:

@@ -134,35 +134,37 @@ def answer() -> ResponseReturnValue:
     form = _form(draft, formdata=request.form)
     answers = answers_from_form(form, draft.questionnaire.definition)
     sending = request.form.get("action") == "send"
-    try:
-        if sending and form.validate():
+
+    def save(complete: bool) -> None:
+        if complete:
             apply.submit(db, grant.community_id, grant.person_id, answers)
-            db.commit()
-            return redirect(url_for("apply.sent"), code=303)
-        if not draft.sent:
+        else:
             apply.save_draft(db, grant.community_id, grant.person_id, answers)
-            db.commit()
-    except DomainError as exc:
-        db.rollback()
-        return _render(
-            grant,
-            apply.draft(db, grant.community_id, grant.person_id),
-            form,
-            409,
-            refusal=error_text(exc),
+
+    def refused(status: int, refusal: str, fresh: bool) -> ResponseReturnValue:
+        shown = apply.draft(db, grant.community_id, grant.person_id) if fresh else draft
+        return _render(grant, shown, form, status, refusal=refusal)
+
+    def saved() -> ResponseReturnValue:
+        flash(
+            _(
+                "Your answers are saved. To come back, use the link in your email: it opens "
+                "your application on any device."
+            ),
+            "success",
         )
-    if sending:
-        return _render(grant, apply.draft(db, grant.community_id, grant.person_id), form, 400)
-    if draft.sent:  # sent meanwhile, from another tab or device: nothing saved, all kept here
-        return _render(grant, draft, form, 409, refusal=_(apply.ALREADY_SENT))
-    flash(
-        _(
-            "Your answers are saved. To come back, use the link in your email: it opens your "
-            "application on any device."
-        ),
-        "success",
+        return redirect(url_for("apply.page"), code=303)
+
+    return sent_or_saved(
+        sending=sending,
+        valid=sending and form.validate(),
+        sent_before=draft.sent,
+        save=save,
+        refused=refused,
+        after_send=lambda: redirect(url_for("apply.sent"), code=303),
+        after_save=saved,
+        already_sent=_(apply.ALREADY_SENT),
     )
-    return redirect(url_for("apply.page"), code=303)
 
 
 @bp.post("/respond/application/autosave")
@@ -178,6 +180,50 @@ def autosave() -> ResponseReturnValue:
         return apply.save_draft(db, grant.community_id, grant.person_id, answers)
 
     return autosaved(save)
+
+
+def sent_or_saved(
+    *,
+    sending: bool,
+    valid: bool,
+    sent_before: bool,
+    save: Callable[[bool], object],
+    refused: Callable[[int, str, bool], ResponseReturnValue],
+    after_send: Callable[[], ResponseReturnValue],
+    after_save: Callable[[], ResponseReturnValue],
+    already_sent: str,
+) -> ResponseReturnValue:
+    """The answer to a questionnaire's "save" or "send" button, the same for every
+    questionnaire a person answers through their link: sent when ``valid``; otherwise the draft
+    is kept whenever it can be (never over answers ``sent_before``), and the page comes back
+    with every answer as typed. ``save(complete)`` stores; ``refused(status, refusal, fresh)``
+    shows the page again (``fresh``: read the answers anew, a refusal rolled back)."""
+    db = db_session()
+    try:
+        if sending and valid:
+            save(True)
+            db.commit()
+            return after_send()
+        if not sent_before:
+            save(False)
+            db.commit()
+    except DomainError as exc:
+        db.rollback()
+        return refused(409, error_text(exc), True)
+    if sending:
+        return refused(400, "", True)
+    if sent_before:  # sent meanwhile, from another tab or device: nothing saved, all kept here
+        return refused(409, already_sent, False)
+    return after_save()
+
+
+def saved_for_later(page: str) -> ResponseReturnValue:
+    """Back to the page, saying the answers wait there (a member's questionnaire)."""
+    flash(
+        _("Your answers are saved. To come back, use the link in your email, on any device."),
+        "success",
+    )
+    return redirect(page, code=303)
 
 
 def autosaved(save: Callable[[tokens.TokenGrant], datetime]) -> ResponseReturnValue:

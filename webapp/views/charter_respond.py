@@ -34,7 +34,7 @@ from webapp.services import (
 from webapp.services.errors import DomainError
 from webapp.services.memberships import membership_of
 
-from .apply import autosaved, posted_grant, resume_value
+from .apply import autosaved, posted_grant, resume_value, saved_for_later, sent_or_saved
 from .errors import error_text
 from .respond import community_and_person, invalid_link, respondent
 
@@ -188,7 +188,8 @@ def answer() -> ResponseReturnValue:
     form = _form(answers, formdata=request.form)
     given = answers_from_form(form, answers.questionnaire.definition)
     sending = request.form.get("action") == "send"
-    if sending and form.validate() and not any(str(v or "").strip() for v in given.values()):
+    valid = sending and form.validate()
+    if valid and not any(str(v or "").strip() for v in given.values()):
         return _render(
             grant,
             answers,
@@ -196,40 +197,34 @@ def answer() -> ResponseReturnValue:
             400,
             refusal=_("Answer at least one question before sending."),
         )
-    try:
-        if sending and not form.errors:
-            charters.save_answers(db, grant.community_id, grant.person_id, given, complete=True)
-            db.commit()
-            flash(
-                _(
-                    "Thank you: your answers are sent. You can change them until the vote on the "
-                    "statements opens."
-                ),
-                "success",
-            )
-            return redirect(url_for("charter_respond.page"), code=303)
-        if not answers.sent:
-            charters.save_answers(db, grant.community_id, grant.person_id, given, complete=False)
-            db.commit()
-    except DomainError as exc:
-        db.rollback()
-        fresh = charters.answers_of(db, grant.community_id, grant.person_id)
-        return _render(grant, fresh, form, 409, refusal=error_text(exc))
-    if sending:
-        return _render(grant, answers, form, 400)
-    if answers.sent:  # sent meanwhile from another tab: nothing saved, all kept here
-        return _render(
-            grant,
-            answers,
-            form,
-            409,
-            refusal=_("Your answers are already sent: send them again to change them."),
+
+    def save(complete: bool) -> None:
+        charters.save_answers(db, grant.community_id, grant.person_id, given, complete=complete)
+
+    def refused(status: int, refusal: str, fresh: bool) -> ResponseReturnValue:
+        shown = charters.answers_of(db, grant.community_id, grant.person_id) if fresh else answers
+        return _render(grant, shown, form, status, refusal=refusal)
+
+    def sent() -> ResponseReturnValue:
+        flash(
+            _(
+                "Thank you: your answers are sent. You can change them until the vote on the "
+                "statements opens."
+            ),
+            "success",
         )
-    flash(
-        _("Your answers are saved. To come back, use the link in your email, on any device."),
-        "success",
+        return redirect(url_for("charter_respond.page"), code=303)
+
+    return sent_or_saved(
+        sending=sending,
+        valid=valid,
+        sent_before=answers.sent,
+        save=save,
+        refused=refused,
+        after_send=sent,
+        after_save=lambda: saved_for_later(url_for("charter_respond.page")),
+        already_sent=_("Your answers are already sent: send them again to change them."),
     )
-    return redirect(url_for("charter_respond.page"), code=303)
 
 
 @bp.post("/respond/charter/autosave")

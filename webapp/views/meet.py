@@ -17,7 +17,7 @@ from webapp.extensions import db_session
 from webapp.i18n import reader_locale
 from webapp.models import Availability, Meeting, MeetingState, Person, Poll, RsvpStatus
 from webapp.services import (
-    activity_series,
+    activities,
     apply,
     meetings,
     poll_answers,
@@ -88,7 +88,7 @@ def meeting() -> ResponseReturnValue:
         agenda=[localised(item, locale) for item in found.agenda or []],
         cancelled=found.state == MeetingState.CANCELLED,
         status=mine.status if mine else "",
-        activity_type=activity_series.type_label(found.activity_type, locale)
+        activity_type=activities.type_label(found.activity_type, locale)
         if found.activity_type
         else "",
         facilitator=facilitator.display_name if facilitator else "",
